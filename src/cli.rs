@@ -1,0 +1,186 @@
+//! The command line, as clap derive structs. Only what the user typed lives here;
+//! [`crate::context::Context`] resolves it (store path, config, output format, tty).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::model::SourceFormat;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  a check (budget check, policy check, anomalies --check) found something
+  2  a usage or input error
+
+Data goes to stdout; progress, warnings and notes go to stderr.
+Docs: docs/ in the source tree (one page per command and concept).";
+
+/// FinOps for LLM and AI spend: ingest provider bills and request logs into an exact local
+/// store, attribute every dollar, and print the reports people act on.
+#[derive(Debug, Parser)]
+#[command(name = "finops", version, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The store directory [default: ./.finops]
+    #[arg(long, global = true, env = "FINOPS_STORE", value_name = "DIR")]
+    pub store: Option<PathBuf>,
+
+    /// The config file [default: ./finops.toml when present]
+    #[arg(long, global = true, env = "FINOPS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Output format; auto is a table on a terminal and CSV otherwise
+    #[arg(long, global = true, value_enum, default_value_t = Format::Auto, env = "FINOPS_FORMAT")]
+    pub format: Format,
+
+    /// Write the report to FILE instead of stdout ("-" is stdout)
+    #[arg(short = 'o', long, global = true, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Time zone of days, weeks and months in reports (IANA name) [default: config, else UTC]
+    #[arg(long, global = true, value_name = "TZ")]
+    pub tz: Option<String>,
+
+    /// First day of a week in reports [default: config, else monday]
+    #[arg(long, global = true, value_enum)]
+    pub week_start: Option<WeekStart>,
+
+    /// Print no notes or warnings on stderr (errors still print)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Never draw a progress bar
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+
+    /// Colour in tables
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter finops.toml and create an empty store
+    Init(InitArgs),
+    /// Ingest bills and request logs (files or directories) into the store
+    Ingest(IngestArgs),
+    /// List the ingested batches, from the store's manifest
+    Sources(SourcesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Overwrite an existing config file
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files or directories (read recursively); .gz files are decompressed
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// The input format, instead of detecting it from each file's content
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub source: Option<SourceFormat>,
+
+    /// Parse and summarise; write nothing to the store
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Ingest the valid rows of a file and write the invalid ones, with their reasons, to a
+    /// rejects file (its path is printed); without it a file with an invalid row is
+    /// rejected whole
+    #[arg(long)]
+    pub skip_invalid: bool,
+
+    /// Currency of files that name none (e.g. FOCUS without BillingCurrency)
+    /// [default: config currency, else USD]
+    #[arg(long, value_name = "CODE")]
+    pub currency: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SourcesArgs {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A table on a terminal, CSV otherwise
+    Auto,
+    /// An aligned table with a totals row and notes
+    Table,
+    /// Comma-separated, a header row, raw values (for spreadsheets)
+    Csv,
+    /// Tab-separated, a header row, raw values
+    Tsv,
+    /// One JSON object: report, period, parameters, rows, totals, notes
+    Json,
+    /// One JSON object per row
+    Jsonl,
+    /// A Markdown table
+    #[value(alias = "md")]
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeekStart {
+    Monday,
+    Sunday,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_go_anywhere() {
+        let cli = Cli::try_parse_from([
+            "finops",
+            "ingest",
+            "a.csv",
+            "--store",
+            "/tmp/s",
+            "--format",
+            "json",
+            "--source",
+            "usage-log",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.format, Format::Json);
+        assert_eq!(cli.global.store, Some(PathBuf::from("/tmp/s")));
+        match cli.command {
+            Command::Ingest(a) => assert_eq!(a.source, Some(SourceFormat::UsageLog)),
+            _ => panic!(),
+        }
+    }
+
+    #[test]
+    fn ingest_needs_a_path() {
+        assert!(Cli::try_parse_from(["finops", "ingest"]).is_err());
+    }
+}

@@ -1,0 +1,5 @@
+//! One module per command.
+
+pub mod ingest;
+pub mod init;
+pub mod sources;

@@ -1,0 +1,122 @@
+//! Errors that name the file, the place and the fix, and the exit codes (SPEC §3).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Process exit codes.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// A check (`budget check`, `policy check`, `anomalies --check`) found something.
+    pub const CHECK_FAILED: u8 = 1;
+    /// A usage or input error.
+    pub const ERROR: u8 = 2;
+}
+
+/// Where in a file something is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Place {
+    /// 1-based line of the record (CSV: the line it starts on; JSON Lines: the line).
+    pub line: Option<u64>,
+    /// The column (CSV header name or JSON field).
+    pub column: Option<String>,
+}
+
+impl Place {
+    pub fn line(line: u64) -> Place {
+        Place {
+            line: Some(line),
+            column: None,
+        }
+    }
+    pub fn cell(line: u64, column: impl Into<String>) -> Place {
+        Place {
+            line: Some(line),
+            column: Some(column.into()),
+        }
+    }
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.line, &self.column) {
+            (Some(l), Some(c)) => write!(f, "line {l}, column \"{c}\""),
+            (Some(l), None) => write!(f, "line {l}"),
+            (None, Some(c)) => write!(f, "column \"{c}\""),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// Bad input: the file, the place, what is wrong and how to fix it.
+#[derive(Debug, Clone)]
+pub struct InputError {
+    pub path: PathBuf,
+    pub place: Place,
+    pub reason: String,
+    pub fix: Option<String>,
+}
+
+impl InputError {
+    pub fn new(path: &Path, place: Place, reason: impl Into<String>) -> InputError {
+        InputError {
+            path: path.to_path_buf(),
+            place,
+            reason: reason.into(),
+            fix: None,
+        }
+    }
+
+    pub fn fix(mut self, fix: impl Into<String>) -> InputError {
+        self.fix = Some(fix.into());
+        self
+    }
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if self.place != Place::default() {
+            write!(f, ": {}", self.place)?;
+        }
+        write!(f, ": {}", self.reason)?;
+        if let Some(fix) = &self.fix {
+            write!(f, "\n  fix: {fix}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// True when the error chain holds a closed pipe (`finops ... | head`): exit 0 quietly.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || e.downcast_ref::<csv::Error>()
+                .is_some_and(|c| match c.kind() {
+                    csv::ErrorKind::Io(io) => io.kind() == std::io::ErrorKind::BrokenPipe,
+                    _ => false,
+                })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_names_file_place_and_fix() {
+        let e = InputError::new(
+            Path::new("bills/oct.csv"),
+            Place::cell(12, "BilledCost"),
+            "\"1,234.50\" is not a plain number",
+        )
+        .fix("export amounts without thousands separators");
+        assert_eq!(
+            e.to_string(),
+            "bills/oct.csv: line 12, column \"BilledCost\": \"1,234.50\" is not a plain number\n  fix: export amounts without thousands separators"
+        );
+    }
+}

@@ -1,0 +1,29 @@
+//! finops: FinOps for LLM and AI spend. See README.md and docs/.
+
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod model;
+pub mod money;
+pub mod output;
+pub mod pricing;
+pub mod source;
+pub mod store;
+pub mod timeparse;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::context::Context;
+
+/// Runs a parsed command line; returns the exit code (SPEC §3).
+pub fn run(cli: Cli) -> Result<u8> {
+    let ctx = Context::from_args(&cli.global)?;
+    match &cli.command {
+        Command::Init(a) => cmd::init::run(&ctx, a),
+        Command::Ingest(a) => cmd::ingest::run(&ctx, a),
+        Command::Sources(a) => cmd::sources::run(&ctx, a),
+    }
+}

@@ -1,0 +1,325 @@
+//! FOCUS 1.0–1.3 cost and usage rows → canonical bill rows (docs/formats/focus.md).
+//!
+//! Columns are found by name, case-insensitively, so column order and extra columns
+//! (`x_...`, the sample's `Id`) do not matter. Only `BilledCost` and `ChargePeriodStart`
+//! are required: the FOCUS spec's own example tables leave out many mandatory columns.
+//! `NULL` and empty cells are nulls.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::Result;
+use xxhash_rust::xxh3::Xxh3;
+
+use super::{FieldError, ReadOptions, Records, Sink};
+use crate::error::{InputError, Place};
+use crate::model::{
+    normalize_provider, parse_tags_object, tags_json, ChargeCategory, Currency, Row,
+};
+use crate::money::{parse_formatted, Money};
+use crate::timeparse::{parse_timestamp, Month};
+
+/// Metric columns: left out of a row's identity, so a restated amount replaces the row.
+const METRICS: &[&str] = &[
+    "billedcost",
+    "effectivecost",
+    "listcost",
+    "contractedcost",
+    "consumedquantity",
+    "pricingquantity",
+    "listunitprice",
+    "contractedunitprice",
+    "commitmentdiscountquantity",
+    "pricingcurrencycontractedunitprice",
+    "pricingcurrencyeffectivecost",
+    "pricingcurrencylistunitprice",
+    "amortizedcost",
+    "usagequantity",
+];
+
+struct Cols {
+    billed_cost: usize,
+    charge_start: usize,
+    charge_end: Option<usize>,
+    billing_period: Option<usize>,
+    currency: Option<usize>,
+    category: Option<usize>,
+    provider: Vec<usize>,
+    service: Option<usize>,
+    sku: Option<usize>,
+    description: Option<usize>,
+    effective_cost: Option<usize>,
+    list_cost: Option<usize>,
+    billing_account: Option<usize>,
+    sub_account: Option<usize>,
+    resource_id: Option<usize>,
+    region: Option<usize>,
+    tags: Option<usize>,
+    /// Columns that make up a row's identity.
+    key: Vec<usize>,
+}
+
+fn is_null(v: &str) -> bool {
+    let t = v.trim();
+    t.is_empty() || t == "NULL" || t == "null"
+}
+
+pub fn read(
+    path: &Path,
+    records: &mut dyn Records,
+    opts: &ReadOptions,
+    sink: &mut dyn Sink,
+) -> Result<()> {
+    let headers: Vec<String> = records.headers().to_vec();
+    let index: HashMap<String, usize> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.to_ascii_lowercase(), i))
+        .collect();
+    let find = |names: &[&str]| names.iter().find_map(|n| index.get(*n).copied());
+    let missing: Vec<&str> = [
+        ("BilledCost", "billedcost"),
+        ("ChargePeriodStart", "chargeperiodstart"),
+    ]
+    .iter()
+    .filter(|(_, l)| !index.contains_key(*l))
+    .map(|(n, _)| *n)
+    .collect();
+    if !missing.is_empty() {
+        return Err(InputError::new(
+            path,
+            Place::line(1),
+            format!(
+                "FOCUS data without required column(s) {}",
+                missing.join(", ")
+            ),
+        )
+        .fix(format!(
+            "export with the FOCUS columns BilledCost and ChargePeriodStart (found: {})",
+            headers.join(", ")
+        ))
+        .into());
+    }
+    let cols = Cols {
+        billed_cost: index["billedcost"],
+        charge_start: index["chargeperiodstart"],
+        charge_end: find(&["chargeperiodend"]),
+        billing_period: find(&["billingperiodstart"]),
+        currency: find(&["billingcurrency"]),
+        category: find(&["chargecategory", "chargetype"]),
+        provider: [
+            "serviceprovidername",
+            "providername",
+            "publishername",
+            "invoiceissuername",
+        ]
+        .iter()
+        .filter_map(|n| index.get(*n).copied())
+        .collect(),
+        service: find(&["servicename"]),
+        sku: find(&["skuid", "skupriceid"]),
+        description: find(&["chargedescription"]),
+        effective_cost: find(&["effectivecost", "amortizedcost"]),
+        list_cost: find(&["listcost"]),
+        billing_account: find(&["billingaccountid"]),
+        sub_account: find(&["subaccountid"]),
+        resource_id: find(&["resourceid"]),
+        region: find(&["regionid", "region"]),
+        tags: find(&["tags"]),
+        key: (0..headers.len())
+            .filter(|&i| !METRICS.contains(&headers[i].to_ascii_lowercase().as_str()))
+            .collect(),
+    };
+    if cols.currency.is_none() {
+        sink.note(format!(
+            "no BillingCurrency column: amounts are read as {} (--currency names another)",
+            opts.default_currency
+        ));
+    }
+    if cols.billing_period.is_none() {
+        sink.note("no BillingPeriodStart column: each charge is billed in its own month".into());
+    }
+    let mut tag_cache: HashMap<String, String> = HashMap::new();
+    let mut formatted = 0u64;
+    let mut row = Row::default();
+    let delimiter = records.delimiter();
+    while let Some(next) = records.next_record()? {
+        let (line, rec) = match next {
+            Ok(r) => r,
+            Err(rej) => {
+                sink.reject(rej)?;
+                continue;
+            }
+        };
+        row.clear();
+        match fill(
+            rec,
+            &headers,
+            &cols,
+            opts,
+            &mut tag_cache,
+            &mut formatted,
+            &mut row,
+        ) {
+            Ok(()) => sink.row(&mut row, line)?,
+            Err(e) => {
+                sink.reject(e.into_rejected(line, super::join_record(rec, delimiter)))?;
+            }
+        }
+    }
+    if formatted > 0 {
+        sink.note(format!(
+            "{formatted} amount(s) were written with a currency symbol or thousands separators (\"$10,000.00\") and were read as plain numbers"
+        ));
+    }
+    Ok(())
+}
+
+fn fill(
+    rec: &csv::StringRecord,
+    headers: &[String],
+    cols: &Cols,
+    opts: &ReadOptions,
+    tag_cache: &mut HashMap<String, String>,
+    formatted_amounts: &mut u64,
+    row: &mut Row,
+) -> Result<(), FieldError> {
+    let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).filter(|v| !is_null(v));
+    let name = |i: usize| headers[i].as_str();
+
+    row.currency = Some(match get(cols.currency) {
+        Some(v) => Currency::parse(v).ok_or_else(|| {
+            FieldError::new(
+                name(cols.currency.unwrap_or(0)),
+                Some(v),
+                format!("\"{}\" is not an ISO 4217 currency code", v.trim()),
+            )
+            .fix("use a three-letter code such as USD or EUR")
+        })?,
+        None => opts.default_currency,
+    });
+    let currency = row.currency.unwrap_or(opts.default_currency);
+    let mut formatted = 0u32;
+    let mut money = |i: usize, required: bool| -> Result<Option<Money>, FieldError> {
+        match get(Some(i)) {
+            None if required => Err(FieldError::new(name(i), None, "the amount is empty")
+                .fix("every FOCUS row needs a BilledCost; 0 is a valid amount")),
+            None => Ok(None),
+            Some(v) => match parse_formatted(v, currency.as_str()) {
+                Ok((m, lenient)) => {
+                    formatted += lenient as u32;
+                    Ok(Some(m))
+                }
+                Err(e) => Err(FieldError::new(
+                    name(i),
+                    Some(v),
+                    format!("\"{}\" is {}", v.trim(), e.explain()),
+                )),
+            },
+        }
+    };
+    row.cost = money(cols.billed_cost, true)?.unwrap_or_default();
+    row.effective_cost = cols
+        .effective_cost
+        .map(|i| money(i, false))
+        .transpose()?
+        .flatten();
+    row.list_cost = cols
+        .list_cost
+        .map(|i| money(i, false))
+        .transpose()?
+        .flatten();
+    *formatted_amounts += formatted as u64;
+
+    let time = |i: usize| -> Result<Option<i64>, FieldError> {
+        match get(Some(i)) {
+            None => Ok(None),
+            Some(v) => parse_timestamp(v).map(Some).ok_or_else(|| {
+                FieldError::new(
+                    name(i),
+                    Some(v),
+                    format!("cannot read the date \"{}\"", v.trim()),
+                )
+                .fix("use ISO 8601, e.g. 2026-10-01T00:00:00Z")
+            }),
+        }
+    };
+    row.charge_start = time(cols.charge_start)?.ok_or_else(|| {
+        FieldError::new(
+            name(cols.charge_start),
+            None,
+            "the charge period start is empty",
+        )
+        .fix("every FOCUS row needs a ChargePeriodStart")
+    })?;
+    row.charge_end = match cols.charge_end {
+        Some(i) => time(i)?.unwrap_or(row.charge_start),
+        None => row.charge_start,
+    };
+    if row.charge_end < row.charge_start {
+        return Err(FieldError::new(
+            name(cols.charge_end.unwrap_or(cols.charge_start)),
+            get(cols.charge_end),
+            "the charge period ends before it starts",
+        ));
+    }
+    row.billing_period = Some(match cols.billing_period {
+        Some(i) => time(i)?.map_or(Month::of_micros(row.charge_start), Month::of_micros),
+        None => Month::of_micros(row.charge_start),
+    });
+    row.charge_category = match get(cols.category) {
+        None => ChargeCategory::Usage,
+        Some(v) => ChargeCategory::parse(v).ok_or_else(|| {
+            FieldError::new(
+                name(cols.category.unwrap_or(0)),
+                Some(v),
+                format!("\"{}\" is not a FOCUS charge category", v.trim()),
+            )
+            .fix("use Usage, Purchase, Tax, Credit or Adjustment")
+        })?,
+    };
+    match cols.provider.iter().find_map(|&i| get(Some(i))) {
+        Some(p) => normalize_provider(p, &mut row.provider),
+        None => row.provider.push_str("unknown"),
+    }
+    let text = |dst: &mut String, i: Option<usize>| {
+        if let Some(v) = get(i) {
+            dst.push_str(v.trim());
+        }
+    };
+    text(&mut row.service, cols.service);
+    text(&mut row.sku, cols.sku);
+    text(&mut row.description, cols.description);
+    text(&mut row.billing_account, cols.billing_account);
+    text(&mut row.sub_account, cols.sub_account);
+    text(&mut row.resource_id, cols.resource_id);
+    text(&mut row.region, cols.region);
+    if let Some(raw) = get(cols.tags) {
+        match tag_cache.get(raw) {
+            Some(t) => row.tags.push_str(t),
+            None => {
+                let map = parse_tags_object(raw).map_err(|reason| {
+                    FieldError::new(name(cols.tags.unwrap_or(0)), Some(raw), reason)
+                        .fix("Tags must be a JSON object such as {\"team\": \"search\"}")
+                })?;
+                let canon = tags_json(&map);
+                row.tags.push_str(&canon);
+                if tag_cache.len() < 100_000 {
+                    tag_cache.insert(raw.to_string(), canon);
+                }
+            }
+        }
+    }
+    // Identity: the source format and every non-metric column, nulls spelled one way.
+    let mut h = Xxh3::new();
+    h.update(b"focus\x1f");
+    for &i in &cols.key {
+        let v = rec.get(i).unwrap_or("");
+        if !is_null(v) {
+            h.update(v.trim().as_bytes());
+        }
+        h.update(b"\x1f");
+    }
+    row.record_id = h.digest128();
+    Ok(())
+}

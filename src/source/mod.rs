@@ -1,0 +1,493 @@
+//! Input adapters: each turns one source format into canonical [`Row`]s.
+//!
+//! [`open`] reads a file's first bytes to find how it is encoded (gzip, a UTF-8 or
+//! UTF-16 byte-order mark, Parquet) and what it is (FOCUS or the usage log, from its
+//! header or first JSON object), then [`read`] streams it through the matching adapter
+//! into a [`Sink`].
+
+mod csvin;
+mod focus;
+mod usage_log;
+
+use std::io::{BufRead, BufReader, Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::error::{InputError, Place};
+use crate::model::{Currency, Row, SourceFormat};
+use crate::pricing::PriceBook;
+
+pub use csvin::{join_record, sniff_delimiter};
+
+/// Receives what an adapter reads.
+pub trait Sink {
+    /// A valid row from the record that starts on `line`. `row.record_id` holds the hash
+    /// of the row's natural key; the sink makes it unique within the file.
+    fn row(&mut self, row: &mut Row, line: u64) -> Result<()>;
+    /// An invalid record.
+    fn reject(&mut self, rejected: Rejected) -> Result<()>;
+    /// A note about the file as a whole (shown once).
+    fn note(&mut self, note: String);
+}
+
+/// An invalid record: where, what, why, and the record itself.
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    pub line: u64,
+    pub column: Option<String>,
+    pub value: Option<String>,
+    pub reason: String,
+    pub fix: Option<String>,
+    /// The record as it was read (CSV fields re-joined, or the JSON line).
+    pub record: String,
+}
+
+/// A field-level problem, turned into a [`Rejected`] by the adapter.
+#[derive(Debug, Clone)]
+pub struct FieldError {
+    pub column: String,
+    pub value: Option<String>,
+    pub reason: String,
+    pub fix: Option<String>,
+}
+
+impl FieldError {
+    pub fn new(column: &str, value: Option<&str>, reason: impl Into<String>) -> FieldError {
+        FieldError {
+            column: column.to_string(),
+            value: value.map(str::to_string),
+            reason: reason.into(),
+            fix: None,
+        }
+    }
+    pub fn fix(mut self, fix: impl Into<String>) -> FieldError {
+        self.fix = Some(fix.into());
+        self
+    }
+    pub fn into_rejected(self, line: u64, record: String) -> Rejected {
+        Rejected {
+            line,
+            column: Some(self.column),
+            value: self.value,
+            reason: self.reason,
+            fix: self.fix,
+            record,
+        }
+    }
+}
+
+/// How the file's bytes are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    Csv { delimiter: u8 },
+    JsonLines,
+    Parquet,
+}
+
+impl Syntax {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Syntax::Csv { delimiter: b',' } => "CSV",
+            Syntax::Csv { delimiter: b';' } => "CSV (;-separated)",
+            Syntax::Csv { delimiter: b'\t' } => "CSV (tab-separated)",
+            Syntax::Csv { .. } => "CSV",
+            Syntax::JsonLines => "JSON Lines",
+            Syntax::Parquet => "Parquet",
+        }
+    }
+}
+
+/// Settings adapters need.
+pub struct ReadOptions<'a> {
+    /// For inputs that name no currency.
+    pub default_currency: Currency,
+    /// Token prices, loaded on first use.
+    pub prices: &'a PriceBook,
+}
+
+/// An opened, identified input.
+pub struct Input {
+    pub path: PathBuf,
+    pub syntax: Syntax,
+    pub format: SourceFormat,
+    /// Decoded UTF-8 text (not used for Parquet).
+    reader: Box<dyn BufRead + Send>,
+    /// What was noticed while opening (gzip, BOM, UTF-16).
+    pub notes: Vec<String>,
+}
+
+const PEEK: u64 = 64 * 1024;
+
+/// Opens `path`, counting raw bytes read through `on_read`, and identifies its format
+/// (or takes `forced`).
+pub fn open(
+    path: &Path,
+    forced: Option<SourceFormat>,
+    on_read: impl Fn(u64) + Send + 'static,
+) -> Result<Input> {
+    let bad = |reason: String| InputError::new(path, Place::default(), reason);
+    let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size == 0 {
+        return Err(bad("the file is empty (0 bytes): nothing to ingest".into())
+            .fix("check that the export finished downloading")
+            .into());
+    }
+    let counted = Counting {
+        inner: file,
+        on_read,
+    };
+    let mut raw: Box<dyn Read + Send> = Box::new(counted);
+    let mut notes = Vec::new();
+    let mut head = peek(&mut raw, PEEK).map_err(|e| bad(format!("cannot read: {e}")))?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        let gz = flate2::read::MultiGzDecoder::new(raw);
+        raw = Box::new(gz);
+        head = peek(&mut raw, PEEK).map_err(|e| {
+            bad(format!("cannot decompress: {e}"))
+                .fix("the .gz file is damaged or truncated; download it again")
+        })?;
+    }
+    if head.starts_with(b"PAR1") {
+        let format = match forced {
+            Some(f) => f,
+            None => crate::store::parquet_in::detect(path)?,
+        };
+        return Ok(Input {
+            path: path.to_path_buf(),
+            syntax: Syntax::Parquet,
+            format,
+            reader: Box::new(std::io::empty()),
+            notes,
+        });
+    }
+    // `peek` put the head back in front of the stream.
+    let mut text: Box<dyn Read + Send> = raw;
+    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        let mut skip = [0u8; 3];
+        text.read_exact(&mut skip)?;
+        head.drain(..3);
+    } else if let Some(le) = utf16_order(&head) {
+        notes.push(format!(
+            "decoded from UTF-16{} (as Excel saves 'Unicode Text')",
+            if le { "LE" } else { "BE" }
+        ));
+        let has_bom = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
+        if has_bom {
+            let mut skip = [0u8; 2];
+            text.read_exact(&mut skip)?;
+        }
+        text = Box::new(Utf16Reader::new(text, le));
+        head = peek(&mut text, PEEK).map_err(|e| bad(format!("cannot decode UTF-16: {e}")))?;
+    }
+    let first = head.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(first) = first else {
+        return Err(
+            bad("the file has no content (only blank space): nothing to ingest".into())
+                .fix("check that the export finished downloading")
+                .into(),
+        );
+    };
+    let syntax = match head[first] {
+        b'{' => Syntax::JsonLines,
+        b'[' => return Err(bad("a JSON array, not JSON Lines".into())
+            .fix("write one JSON object per line (JSON Lines), as docs/formats/usage-log.md shows")
+            .into()),
+        _ => Syntax::Csv {
+            delimiter: sniff_delimiter(&head),
+        },
+    };
+    // An error with a length is a bad byte; one without is a character cut by the peek.
+    if std::str::from_utf8(&head).is_err_and(|e| e.error_len().is_some()) {
+        return Err(
+            bad("not UTF-8 text (a Latin-1 / Windows-1252 export?)".into())
+                .fix("re-export the file as UTF-8 (Excel: Save As → CSV UTF-8)")
+                .into(),
+        );
+    }
+    let format = match forced {
+        Some(f) => f,
+        None => detect_text(path, syntax, &head)?,
+    };
+    Ok(Input {
+        path: path.to_path_buf(),
+        syntax,
+        format,
+        reader: Box::new(BufReader::with_capacity(1 << 20, text)),
+        notes,
+    })
+}
+
+/// Streams an opened input through its adapter.
+pub fn read(input: Input, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<()> {
+    for n in &input.notes {
+        sink.note(n.clone());
+    }
+    match (input.format, input.syntax) {
+        (SourceFormat::Focus, Syntax::Csv { delimiter }) => {
+            let mut rows = csvin::CsvRecords::new(&input.path, input.reader, delimiter)?;
+            focus::read(&input.path, &mut rows, opts, sink)
+        }
+        (SourceFormat::Focus, Syntax::Parquet) => {
+            let mut rows = crate::store::parquet_in::records(&input.path)?;
+            focus::read(&input.path, &mut rows, opts, sink)
+        }
+        (SourceFormat::UsageLog, Syntax::Csv { delimiter }) => {
+            let mut rows = csvin::CsvRecords::new(&input.path, input.reader, delimiter)?;
+            usage_log::read_csv(&input.path, &mut rows, opts, sink)
+        }
+        (SourceFormat::UsageLog, Syntax::JsonLines) => {
+            usage_log::read_jsonl(&input.path, input.reader, opts, sink)
+        }
+        (SourceFormat::Focus, Syntax::JsonLines) => Err(InputError::new(
+            &input.path,
+            Place::default(),
+            "FOCUS data as JSON Lines is not supported",
+        )
+        .fix("export FOCUS as CSV or Parquet")
+        .into()),
+        (SourceFormat::UsageLog, Syntax::Parquet) => Err(InputError::new(
+            &input.path,
+            Place::default(),
+            "a usage log as Parquet is not supported",
+        )
+        .fix("write the request log as CSV or JSON Lines (docs/formats/usage-log.md)")
+        .into()),
+    }
+}
+
+/// A source of header-addressed text records (CSV rows, Parquet rows as text).
+pub trait Records {
+    fn headers(&self) -> &[String];
+    /// The next record and the line it starts on; `Ok(None)` at the end. A record that
+    /// cannot be read as text comes back as a rejection.
+    fn next_record(&mut self) -> Result<Option<Result<(u64, &csv::StringRecord), Rejected>>>;
+    /// The delimiter to re-join a record with, for the rejects file.
+    fn delimiter(&self) -> u8;
+}
+
+fn detect_text(path: &Path, syntax: Syntax, head: &[u8]) -> Result<SourceFormat> {
+    match syntax {
+        Syntax::JsonLines => {
+            let line = first_line(head);
+            let v: serde_json::Value = serde_json::from_slice(line).map_err(|e| {
+                InputError::new(path, Place::line(1), format!("not valid JSON: {e}"))
+                    .fix("each line must be one complete JSON object")
+            })?;
+            if v.get("timestamp").is_some() {
+                Ok(SourceFormat::UsageLog)
+            } else {
+                Err(InputError::new(
+                    path,
+                    Place::line(1),
+                    "cannot tell the format: the first JSON object has no \"timestamp\" field",
+                )
+                .fix("a usage log needs \"timestamp\" (docs/formats/usage-log.md); or name the format with --source")
+                .into())
+            }
+        }
+        Syntax::Csv { delimiter } => {
+            let headers = csvin::header_fields(first_line(head), delimiter);
+            let lower: Vec<String> = headers
+                .iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .collect();
+            let has = |n: &str| lower.iter().any(|h| h == n);
+            let focus_cols = [
+                "billedcost",
+                "chargeperiodstart",
+                "billingcurrency",
+                "billingperiodstart",
+                "chargecategory",
+                "effectivecost",
+                "providername",
+                "servicename",
+            ];
+            if has("billedcost") || focus_cols.iter().filter(|c| has(c)).count() >= 3 {
+                return Ok(SourceFormat::Focus);
+            }
+            if has("timestamp")
+                && ["model", "input_tokens", "output_tokens", "cost"]
+                    .iter()
+                    .any(|c| has(c))
+            {
+                return Ok(SourceFormat::UsageLog);
+            }
+            let mut shown: Vec<String> = headers.iter().take(12).cloned().collect();
+            if headers.len() > 12 {
+                shown.push(format!("… ({} columns)", headers.len()));
+            }
+            Err(InputError::new(
+                path,
+                Place::line(1),
+                format!(
+                    "cannot tell the format from the header (columns: {})",
+                    shown.join(", ")
+                ),
+            )
+            .fix(
+                "finops reads FOCUS (columns BilledCost, ChargePeriodStart, ...) and the usage log \
+                 (timestamp plus model/tokens/cost, docs/formats/usage-log.md); name the format \
+                 with --source if the header is right",
+            )
+            .into())
+        }
+        Syntax::Parquet => crate::store::parquet_in::detect(path),
+    }
+}
+
+pub(crate) fn first_line(head: &[u8]) -> &[u8] {
+    let end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+    let line = &head[..end];
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn peek(r: &mut Box<dyn Read + Send>, n: u64) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(n as usize);
+    r.by_ref().take(n).read_to_end(&mut head)?;
+    let rest = std::mem::replace(r, Box::new(std::io::empty()));
+    *r = Box::new(Cursor::new(head.clone()).chain(rest));
+    Ok(head)
+}
+
+/// UTF-16 by its byte-order mark, or by NULs in every other byte of ASCII-ish text.
+fn utf16_order(head: &[u8]) -> Option<bool> {
+    if head.starts_with(&[0xFF, 0xFE]) {
+        return Some(true);
+    }
+    if head.starts_with(&[0xFE, 0xFF]) {
+        return Some(false);
+    }
+    let n = head.len().min(512) & !1;
+    if n < 8 {
+        return None;
+    }
+    let even_nul = head[..n].iter().step_by(2).filter(|&&b| b == 0).count();
+    let odd_nul = head[1..n].iter().step_by(2).filter(|&&b| b == 0).count();
+    let half = n / 2;
+    if odd_nul * 10 >= half * 9 && even_nul == 0 {
+        Some(true)
+    } else if even_nul * 10 >= half * 9 && odd_nul == 0 {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Counts raw bytes read (for the progress bar).
+struct Counting<R, F> {
+    inner: R,
+    on_read: F,
+}
+
+impl<R: Read, F: Fn(u64)> Read for Counting<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.on_read)(n as u64);
+        Ok(n)
+    }
+}
+
+/// Decodes UTF-16 to UTF-8 as a stream.
+struct Utf16Reader<R> {
+    inner: R,
+    le: bool,
+    inbuf: Vec<u8>,
+    out: Vec<u8>,
+    pos: usize,
+    eof: bool,
+}
+
+impl<R: Read> Utf16Reader<R> {
+    fn new(inner: R, le: bool) -> Self {
+        Utf16Reader {
+            inner,
+            le,
+            inbuf: Vec::new(),
+            out: Vec::new(),
+            pos: 0,
+            eof: false,
+        }
+    }
+
+    fn fill(&mut self) -> std::io::Result<()> {
+        let mut chunk = [0u8; 32 * 1024];
+        while self.pos >= self.out.len() && !self.eof {
+            self.out.clear();
+            self.pos = 0;
+            let n = self.inner.read(&mut chunk)?;
+            if n == 0 {
+                self.eof = true;
+                if !self.inbuf.is_empty() {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "the UTF-16 text ends in the middle of a character",
+                    ));
+                }
+                return Ok(());
+            }
+            self.inbuf.extend_from_slice(&chunk[..n]);
+            let pairs = self.inbuf.len() / 2;
+            let mut units: Vec<u16> = (0..pairs)
+                .map(|i| {
+                    let b = [self.inbuf[2 * i], self.inbuf[2 * i + 1]];
+                    if self.le {
+                        u16::from_le_bytes(b)
+                    } else {
+                        u16::from_be_bytes(b)
+                    }
+                })
+                .collect();
+            let mut keep = self.inbuf.len() % 2;
+            // A high surrogate at the end waits for its pair.
+            if let Some(&last) = units.last() {
+                if (0xD800..0xDC00).contains(&last) {
+                    units.pop();
+                    keep += 2;
+                }
+            }
+            for c in char::decode_utf16(units.iter().copied()) {
+                let c = c.map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, "invalid UTF-16 text")
+                })?;
+                let mut b = [0u8; 4];
+                self.out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+            }
+            let start = self.inbuf.len() - keep;
+            self.inbuf.drain(..start);
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Utf16Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.fill()?;
+        let n = (self.out.len() - self.pos).min(buf.len());
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf16_decodes_across_chunks() {
+        let text = "timestamp,cost\n2026-10-01,1.5\n€𝄞 done\n".repeat(3000);
+        let mut bytes = vec![0xFF, 0xFE];
+        for u in text.encode_utf16() {
+            bytes.extend_from_slice(&u.to_le_bytes());
+        }
+        let mut r = Utf16Reader::new(Cursor::new(bytes[2..].to_vec()), true);
+        let mut out = String::new();
+        r.read_to_string(&mut out).unwrap();
+        assert_eq!(out, text);
+        assert_eq!(utf16_order(&bytes), Some(true));
+        assert_eq!(utf16_order(&bytes[2..]), Some(true));
+        assert_eq!(utf16_order(b"timestamp,cost\n2026"), None);
+    }
+}

@@ -1,0 +1,495 @@
+//! The generic request log (docs/formats/usage-log.md), CSV or JSON Lines → canonical
+//! usage rows. Rows without a cost are priced from their tokens.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
+use std::path::Path;
+
+use anyhow::Result;
+use xxhash_rust::xxh3::Xxh3;
+
+use super::{FieldError, ReadOptions, Records, Rejected, Sink};
+use crate::error::{InputError, Place};
+use crate::model::{normalize_provider, tag_value_text, tags_json, Currency, Row};
+use crate::money::parse_formatted;
+use crate::pricing::Tokens;
+use crate::timeparse::parse_timestamp;
+
+/// The columns, in the order of [`Fields::v`].
+const NAMES: [&str; 14] = [
+    "timestamp",
+    "provider",
+    "model",
+    "request_id",
+    "session_id",
+    "user_id",
+    "api_key_id",
+    "project_id",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "cost",
+    "currency",
+];
+const TIMESTAMP: usize = 0;
+const PROVIDER: usize = 1;
+const MODEL: usize = 2;
+const REQUEST_ID: usize = 3;
+const SESSION_ID: usize = 4;
+const USER_ID: usize = 5;
+const API_KEY_ID: usize = 6;
+const PROJECT_ID: usize = 7;
+const INPUT: usize = 8;
+const CACHED: usize = 9;
+const CACHE_WRITE: usize = 10;
+const OUTPUT: usize = 11;
+const COST: usize = 12;
+const CURRENCY: usize = 13;
+
+/// One request's values as text; None is "not given".
+struct Fields<'a> {
+    v: [Option<&'a str>; 14],
+}
+
+/// What stays the same across the rows of a file.
+struct State<'a> {
+    opts: &'a ReadOptions<'a>,
+    priced: u64,
+    formatted: u64,
+    tag_cache: HashMap<String, String>,
+    key: String,
+}
+
+impl<'a> State<'a> {
+    fn new(opts: &'a ReadOptions<'a>) -> Self {
+        State {
+            opts,
+            priced: 0,
+            formatted: 0,
+            tag_cache: HashMap::new(),
+            key: String::new(),
+        }
+    }
+}
+
+pub fn read_csv(
+    path: &Path,
+    records: &mut dyn Records,
+    opts: &ReadOptions,
+    sink: &mut dyn Sink,
+) -> Result<()> {
+    let headers: Vec<String> = records.headers().to_vec();
+    let mut idx: [Option<usize>; 14] = [None; 14];
+    let mut tags_col = None;
+    let mut tag_cols: Vec<(String, usize)> = Vec::new();
+    let mut unknown = Vec::new();
+    for (i, h) in headers.iter().enumerate() {
+        let lower = h.trim().to_ascii_lowercase();
+        if let Some(k) = NAMES.iter().position(|n| *n == lower) {
+            idx[k] = Some(i);
+        } else if lower == "tags" {
+            tags_col = Some(i);
+        } else if let Some(key) = h.trim().strip_prefix("tag:") {
+            tag_cols.push((key.to_string(), i));
+        } else if !h.trim().is_empty() {
+            unknown.push(h.clone());
+        }
+    }
+    if idx[TIMESTAMP].is_none() {
+        return Err(InputError::new(
+            path,
+            Place::line(1),
+            "a usage log without a \"timestamp\" column",
+        )
+        .fix(format!(
+            "add a timestamp column (RFC 3339); found: {}",
+            headers.join(", ")
+        ))
+        .into());
+    }
+    if !unknown.is_empty() {
+        sink.note(format!(
+            "columns ignored (not usage-log columns): {}",
+            unknown.join(", ")
+        ));
+    }
+    let mut st = State::new(opts);
+    let mut row = Row::default();
+    let delimiter = records.delimiter();
+    while let Some(next) = records.next_record()? {
+        let (line, rec) = match next {
+            Ok(r) => r,
+            Err(rej) => {
+                sink.reject(rej)?;
+                continue;
+            }
+        };
+        let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).filter(|v| !v.trim().is_empty());
+        let f = Fields { v: idx.map(get) };
+        row.clear();
+        let result = csv_tags(&mut st, get(tags_col), &tag_cols, rec).and_then(|t| {
+            row.tags.push_str(&t);
+            build(&f, &mut st, &mut row)
+        });
+        match result {
+            Ok(()) => sink.row(&mut row, line)?,
+            Err(e) => sink.reject(e.into_rejected(line, super::join_record(rec, delimiter)))?,
+        }
+    }
+    note_priced(&st, sink);
+    Ok(())
+}
+
+fn note_priced(st: &State, sink: &mut dyn Sink) {
+    if st.formatted > 0 {
+        sink.note(format!(
+            "{} cost(s) were written with a currency symbol or thousands separators and were read as plain numbers",
+            st.formatted
+        ));
+    }
+    if st.priced > 0 {
+        sink.note(format!(
+            "{} rows had no cost and were priced from their tokens with {} (cost_is_estimate)",
+            st.priced,
+            st.opts.prices.source()
+        ));
+    }
+}
+
+/// Canonical tags of a CSV row: the `tags` JSON cell merged with `tag:` columns (which win).
+fn csv_tags(
+    st: &mut State,
+    json: Option<&str>,
+    tag_cols: &[(String, usize)],
+    rec: &csv::StringRecord,
+) -> Result<String, FieldError> {
+    if json.is_none() && tag_cols.is_empty() {
+        return Ok(String::new());
+    }
+    st.key.clear();
+    st.key.push_str(json.unwrap_or(""));
+    for (_, i) in tag_cols {
+        st.key.push('\x1f');
+        st.key.push_str(rec.get(*i).unwrap_or(""));
+    }
+    if let Some(t) = st.tag_cache.get(&st.key) {
+        return Ok(t.clone());
+    }
+    let mut map = match json {
+        Some(j) => crate::model::parse_tags_object(j).map_err(|reason| {
+            FieldError::new("tags", Some(j), reason)
+                .fix("tags must be a JSON object such as {\"team\": \"search\"}")
+        })?,
+        None => BTreeMap::new(),
+    };
+    for (k, i) in tag_cols {
+        let v = rec.get(*i).unwrap_or("").trim();
+        if !v.is_empty() {
+            map.insert(k.clone(), v.to_string());
+        }
+    }
+    let canon = tags_json(&map);
+    if st.tag_cache.len() < 100_000 {
+        st.tag_cache.insert(st.key.clone(), canon.clone());
+    }
+    Ok(canon)
+}
+
+pub fn read_jsonl(
+    path: &Path,
+    mut reader: Box<dyn BufRead + Send>,
+    opts: &ReadOptions,
+    sink: &mut dyn Sink,
+) -> Result<()> {
+    let mut st = State::new(opts);
+    let mut row = Row::default();
+    let mut line = String::new();
+    let mut n: u64 = 0;
+    loop {
+        line.clear();
+        let read = reader.read_line(&mut line).map_err(|e| {
+            InputError::new(path, Place::line(n + 1), format!("cannot read: {e}"))
+                .fix("the file is damaged or truncated (or not UTF-8); export it again")
+        })?;
+        if read == 0 {
+            break;
+        }
+        n += 1;
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let obj: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(text) {
+            Ok(o) => o,
+            Err(e) => {
+                let reason = if e.is_eof() {
+                    format!(
+                        "truncated JSON: the object ends early at column {}",
+                        e.column()
+                    )
+                } else {
+                    format!("not a JSON object: {e}")
+                };
+                sink.reject(Rejected {
+                    line: n,
+                    column: None,
+                    value: None,
+                    reason,
+                    fix: Some("each line must be one complete JSON object".into()),
+                    record: text.to_string(),
+                })?;
+                continue;
+            }
+        };
+        row.clear();
+        match json_row(&obj, &mut st, &mut row) {
+            Ok(()) => sink.row(&mut row, n)?,
+            Err(e) => sink.reject(e.into_rejected(n, text.to_string()))?,
+        }
+    }
+    note_priced(&st, sink);
+    Ok(())
+}
+
+fn json_row(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    st: &mut State,
+    row: &mut Row,
+) -> Result<(), FieldError> {
+    let mut texts: [Option<String>; 14] = Default::default();
+    for (k, name) in NAMES.iter().enumerate() {
+        match obj.get(*name) {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(s)) if s.trim().is_empty() => {}
+            Some(v) => match tag_value_text(v) {
+                Some(t) => texts[k] = Some(t),
+                None => {
+                    return Err(FieldError::new(
+                        name,
+                        Some(&v.to_string()),
+                        "expected a text or number, found an object or array",
+                    ))
+                }
+            },
+        }
+    }
+    match obj.get("tags") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Object(m)) => {
+            let mut map = BTreeMap::new();
+            for (k, v) in m {
+                match tag_value_text(v) {
+                    Some(t) => {
+                        map.insert(k.clone(), t);
+                    }
+                    None => {
+                        return Err(FieldError::new(
+                            "tags",
+                            Some(&v.to_string()),
+                            format!("tag {k:?} has a nested value"),
+                        )
+                        .fix("tag values must be text, numbers or booleans"))
+                    }
+                }
+            }
+            row.tags.push_str(&tags_json(&map));
+        }
+        Some(serde_json::Value::String(s)) => match crate::model::parse_tags_object(s) {
+            Ok(map) => row.tags.push_str(&tags_json(&map)),
+            Err(reason) => return Err(FieldError::new("tags", Some(s), reason)),
+        },
+        Some(v) => {
+            return Err(
+                FieldError::new("tags", Some(&v.to_string()), "tags must be a JSON object")
+                    .fix("write tags as {\"team\": \"search\", \"feature\": \"ai-search\"}"),
+            )
+        }
+    }
+    let f = Fields {
+        v: std::array::from_fn(|k| texts[k].as_deref()),
+    };
+    build(&f, st, row)
+}
+
+fn int(f: &Fields, k: usize) -> Result<Option<i64>, FieldError> {
+    let Some(v) = f.v[k] else { return Ok(None) };
+    let t = v.trim();
+    let t = t.strip_suffix(".0").unwrap_or(t);
+    match t.parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(Some(n)),
+        Ok(_) => Err(FieldError::new(
+            NAMES[k],
+            Some(v),
+            "a token count cannot be negative",
+        )),
+        Err(_) => Err(FieldError::new(
+            NAMES[k],
+            Some(v),
+            format!("\"{t}\" is not a whole number of tokens"),
+        )
+        .fix("write token counts as plain integers, without separators")),
+    }
+}
+
+/// Fills `row` from the fields.
+fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
+    let ts_text = f.v[TIMESTAMP].ok_or_else(|| {
+        FieldError::new("timestamp", None, "the timestamp is empty")
+            .fix("every request needs a timestamp (RFC 3339, e.g. 2026-10-03T14:05:09Z)")
+    })?;
+    let ts = parse_timestamp(ts_text).ok_or_else(|| {
+        FieldError::new(
+            "timestamp",
+            Some(ts_text),
+            format!("cannot read the timestamp \"{}\"", ts_text.trim()),
+        )
+        .fix("use RFC 3339 (2026-10-03T14:05:09Z), or date and time without zone for UTC")
+    })?;
+    row.charge_start = ts;
+    row.charge_end = ts;
+    row.requests = Some(1);
+    row.input_tokens = int(f, INPUT)?;
+    row.cached_input_tokens = int(f, CACHED)?;
+    row.cache_write_tokens = int(f, CACHE_WRITE)?;
+    row.output_tokens = int(f, OUTPUT)?;
+    let cached = row.cached_input_tokens.unwrap_or(0);
+    let written = row.cache_write_tokens.unwrap_or(0);
+    if cached + written > 0 {
+        let input = row.input_tokens.ok_or_else(|| {
+            FieldError::new(
+                "input_tokens",
+                None,
+                "cached or cache-write tokens are given but input_tokens is not",
+            )
+            .fix("input_tokens counts all input, including cached and cache-write tokens")
+        })?;
+        if cached + written > input {
+            return Err(FieldError::new(
+                "cached_input_tokens",
+                f.v[CACHED],
+                format!(
+                    "cached ({cached}) plus cache-write ({written}) tokens exceed input_tokens ({input})"
+                ),
+            )
+            .fix("input_tokens must count all input, including cached and cache-write tokens (Anthropic reports uncached input separately: add them up)"));
+        }
+    }
+    if let Some(m) = f.v[MODEL] {
+        row.model.push_str(m.trim());
+    }
+    if let Some(p) = f.v[PROVIDER] {
+        normalize_provider(p, &mut row.provider);
+    }
+    for (k, dst) in [
+        (REQUEST_ID, &mut row.request_id),
+        (SESSION_ID, &mut row.session_id),
+        (USER_ID, &mut row.user_id),
+        (API_KEY_ID, &mut row.api_key_id),
+        (PROJECT_ID, &mut row.project_id),
+    ] {
+        if let Some(v) = f.v[k] {
+            dst.push_str(v.trim());
+        }
+    }
+    let currency = match f.v[CURRENCY] {
+        Some(c) => Some(Currency::parse(c).ok_or_else(|| {
+            FieldError::new(
+                "currency",
+                Some(c),
+                format!("\"{}\" is not an ISO 4217 currency code", c.trim()),
+            )
+            .fix("use a three-letter code such as USD or EUR")
+        })?),
+        None => None,
+    };
+    match f.v[COST] {
+        Some(c) => {
+            let cur = currency.unwrap_or(Currency::USD);
+            let (cost, lenient) = parse_formatted(c, cur.as_str()).map_err(|e| {
+                FieldError::new(
+                    "cost",
+                    Some(c),
+                    format!("\"{}\" is {}", c.trim(), e.explain()),
+                )
+            })?;
+            st.formatted += lenient as u64;
+            row.cost = cost;
+            row.currency = Some(cur);
+        }
+        None => {
+            let has_tokens = row.input_tokens.is_some() || row.output_tokens.is_some();
+            if !has_tokens || row.model.is_empty() {
+                return Err(FieldError::new(
+                    "cost",
+                    None,
+                    "no cost, and no model with token counts to price the request from",
+                )
+                .fix("give a cost, or model plus input_tokens/output_tokens"));
+            }
+            if currency.is_some_and(|c| c != Currency::USD) {
+                return Err(FieldError::new(
+                    "currency",
+                    f.v[CURRENCY],
+                    "a row without a cost is priced in USD, but its currency is not USD",
+                )
+                .fix("give the cost in that currency, or leave the currency empty"));
+            }
+            let table = st.opts.prices.get().map_err(|e| {
+                FieldError::new("cost", None, format!("cannot price the request: {e:#}"))
+            })?;
+            let price = table.lookup(&row.provider, &row.model).ok_or_else(|| {
+                FieldError::new(
+                    "model",
+                    Some(&row.model),
+                    format!(
+                        "no cost, and the price table has no model \"{}\"",
+                        row.model
+                    ),
+                )
+                .fix("give a cost, or set [pricing] file to a price table that has this model")
+            })?;
+            if row.provider.is_empty() {
+                row.provider.push_str(&price.provider);
+            }
+            row.cost = price
+                .cost(Tokens {
+                    input: row.input_tokens.unwrap_or(0),
+                    cached,
+                    cache_write: written,
+                    output: row.output_tokens.unwrap_or(0),
+                })
+                .ok_or_else(|| {
+                    FieldError::new(
+                        "input_tokens",
+                        f.v[INPUT],
+                        "token counts too large to price",
+                    )
+                })?;
+            row.currency = Some(Currency::USD);
+            row.cost_is_estimate = true;
+            st.priced += 1;
+        }
+    }
+    if row.provider.is_empty() {
+        row.provider.push_str("unknown");
+    }
+    // Identity: the request id when there is one, else the whole request.
+    let mut h = Xxh3::new();
+    h.update(b"usage-log\x1f");
+    h.update(row.provider.as_bytes());
+    h.update(b"\x1f");
+    if !row.request_id.is_empty() {
+        h.update(b"request\x1f");
+        h.update(row.request_id.as_bytes());
+    } else {
+        h.update(&ts.to_le_bytes());
+        for v in f.v.iter().skip(2) {
+            h.update(v.map(str::trim).unwrap_or("").as_bytes());
+            h.update(b"\x1f");
+        }
+        h.update(row.tags.as_bytes());
+    }
+    row.record_id = h.digest128();
+    Ok(())
+}

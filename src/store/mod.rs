@@ -1,0 +1,447 @@
+//! The store (SPEC §2.3, docs/store.md): Parquet files in the canonical schema under
+//! `data/<kind>/<YYYY-MM>/`, indexed by `manifest.json`.
+//!
+//! How a batch commits, all or nothing:
+//! 1. its files are written under `staging/<batch_id>/` (same layout as the store);
+//! 2. rows it restates are found in the existing files of the months it touches, and
+//!    those files are rewritten without them, also into staging;
+//! 3. `manifest.json` is replaced atomically, listing the new set of files: this is the
+//!    commit point;
+//! 4. staged files are renamed into `data/`, replaced ones deleted, staging removed.
+//!
+//! A crash before 3 leaves the old manifest and some staging files, which the next run
+//! deletes. A crash after 3 is rolled forward by the next run: every file the manifest
+//! lists is moved into place from staging ([`Store::recover`]). An exclusive lock on
+//! `lock` serialises writers; readers take a shared lock.
+
+pub mod manifest;
+pub mod parquet_in;
+pub mod writer;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use polars::prelude::{
+    BooleanChunked, DataFrame, NewChunkedArray, ParquetCompression, ParquetReader, ParquetWriter,
+    SerReader, StatisticsOptions,
+};
+
+pub use manifest::{Batch, DataFile, Manifest};
+pub use writer::{BatchWriter, StagedFile};
+
+/// An open store, holding its lock until dropped.
+pub struct Store {
+    root: PathBuf,
+    manifest: Manifest,
+    _lock: File,
+}
+
+/// What committing a batch did.
+#[derive(Debug)]
+pub enum Commit {
+    /// The batch is in the store; it replaced this many rows of earlier batches.
+    Committed { replaced: u64 },
+    /// A batch with the same content was already there: nothing changed.
+    Unchanged(Box<Batch>),
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync directory {}", dir.display()))
+}
+
+fn take_lock(root: &Path, exclusive: bool, note: &dyn Fn(&str)) -> Result<File> {
+    let path = root.join("lock");
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open the store lock {}", path.display()))?;
+    let tried = if exclusive {
+        f.try_lock()
+    } else {
+        f.try_lock_shared()
+    };
+    match tried {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = File::open(&path).and_then(|mut h| h.read_to_string(&mut holder));
+            let holder = holder.trim();
+            note(&format!(
+                "waiting for another finops process{} to finish with the store {}",
+                if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({holder})")
+                },
+                root.display()
+            ));
+            if exclusive {
+                f.lock()?
+            } else {
+                f.lock_shared()?
+            }
+        }
+        Err(TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+    if exclusive {
+        let mut w = &f;
+        let _ = f.set_len(0);
+        let _ = write!(
+            w,
+            "pid {} ({})",
+            std::process::id(),
+            std::env::args()
+                .skip(1)
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    Ok(f)
+}
+
+impl Store {
+    /// Creates an empty store at `root` if there is none. Returns whether it created one.
+    pub fn create(root: &Path) -> Result<bool> {
+        let manifest = root.join("manifest.json");
+        if manifest.exists() {
+            return Ok(false);
+        }
+        if root.exists() && root.read_dir()?.next().is_some() && !root.join("lock").exists() {
+            anyhow::bail!(
+                "{} exists, is not empty and is not a finops store; choose another --store",
+                root.display()
+            );
+        }
+        std::fs::create_dir_all(root.join("data"))
+            .with_context(|| format!("cannot create the store {}", root.display()))?;
+        let lock = take_lock(root, true, &|_| {})?;
+        if !manifest.exists() {
+            Manifest::default().save(&manifest)?;
+        }
+        drop(lock);
+        Ok(true)
+    }
+
+    /// Opens for writing: takes the exclusive lock (waiting for another writer, with a
+    /// note) and finishes or cleans up whatever a crashed run left.
+    pub fn open_write(root: &Path, note: &dyn Fn(&str)) -> Result<Store> {
+        Store::create(root)?;
+        let lock = take_lock(root, true, note)?;
+        let manifest = Manifest::load(&root.join("manifest.json"))?;
+        let mut store = Store {
+            root: root.to_path_buf(),
+            manifest,
+            _lock: lock,
+        };
+        store.recover()?;
+        Ok(store)
+    }
+
+    /// Opens for reading under a shared lock, after any recovery a crash needs.
+    pub fn open_read(root: &Path, note: &dyn Fn(&str)) -> Result<Store> {
+        if !root.join("manifest.json").exists() {
+            anyhow::bail!(
+                "no finops store at {} (`finops ingest FILE` creates one; --store or FINOPS_STORE point elsewhere)",
+                root.display()
+            );
+        }
+        drop(Store::open_write(root, note)?);
+        let lock = take_lock(root, false, note)?;
+        let manifest = Manifest::load(&root.join("manifest.json"))?;
+        Ok(Store {
+            root: root.to_path_buf(),
+            manifest,
+            _lock: lock,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Absolute paths of every live data file.
+    pub fn data_files(&self) -> Vec<PathBuf> {
+        self.manifest
+            .files
+            .iter()
+            .map(|f| self.root.join(&f.path))
+            .collect()
+    }
+
+    /// A fresh staging directory for a batch.
+    pub fn staging_dir(&self, batch_id: &str) -> Result<PathBuf> {
+        let dir = self.root.join("staging").join(batch_id);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(dir)
+    }
+
+    /// Drops a staged batch that will not be committed.
+    pub fn discard(&self, batch_id: &str) {
+        let _ = std::fs::remove_dir_all(self.root.join("staging").join(batch_id));
+    }
+
+    /// Makes the directory tree match the manifest: moves committed files still in
+    /// staging into place, deletes files no manifest lists and all staging leftovers.
+    pub fn recover(&mut self) -> Result<()> {
+        let staging = self.root.join("staging");
+        let listed: HashSet<&str> = self
+            .manifest
+            .files
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
+        for f in &self.manifest.files {
+            let dst = self.root.join(&f.path);
+            if dst.exists() {
+                continue;
+            }
+            let src = staging.join(&f.batch_id).join(&f.path);
+            if !src.exists() {
+                anyhow::bail!(
+                    "the store {} is damaged: data file {} is listed in manifest.json but missing",
+                    self.root.display(),
+                    f.path
+                );
+            }
+            if let Some(parent) = dst.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::rename(&src, &dst)
+                .with_context(|| format!("cannot move {} into place", src.display()))?;
+            if let Some(parent) = dst.parent() {
+                sync_dir(parent)?;
+            }
+        }
+        // Files no manifest lists: replaced versions, or leftovers of a crash.
+        let data = self.root.join("data");
+        if data.exists() {
+            for path in walk(&data)? {
+                let rel = rel_path(&self.root, &path);
+                if !listed.contains(rel.as_str()) {
+                    std::fs::remove_file(&path)
+                        .with_context(|| format!("cannot remove {}", path.display()))?;
+                }
+            }
+            remove_empty_dirs(&data)?;
+        }
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging)
+                .with_context(|| format!("cannot clean {}", staging.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Commits a staged batch (see the module docs).
+    pub fn commit(&mut self, mut batch: Batch, staged: Vec<StagedFile>) -> Result<Commit> {
+        if let Some(b) = self.manifest.batch_by_hash(&batch.content_hash) {
+            let b = Box::new(b.clone());
+            self.discard(&batch.batch_id);
+            return Ok(Commit::Unchanged(b));
+        }
+        let staging = self.root.join("staging").join(&batch.batch_id);
+        let mut new_manifest = self.manifest.clone();
+        let mut superseded: BTreeMap<String, u64> = BTreeMap::new();
+        let mut rewrites = 0usize;
+        let mut by_month: BTreeMap<String, Vec<&StagedFile>> = BTreeMap::new();
+        for s in &staged {
+            by_month.entry(s.month.to_string()).or_default().push(s);
+        }
+        for (month, files) in &by_month {
+            let existing: Vec<DataFile> = new_manifest
+                .files
+                .iter()
+                .filter(|f| f.kind == batch.kind && &f.month == month)
+                .cloned()
+                .collect();
+            if existing.is_empty() {
+                continue;
+            }
+            let mut new_ids: HashSet<u128> = HashSet::new();
+            for s in files {
+                new_ids.extend(read_ids(&staging.join(&s.rel_path))?);
+            }
+            for old in existing {
+                let path = self.root.join(&old.path);
+                let ids = read_ids(&path)?;
+                if !ids.iter().any(|id| new_ids.contains(id)) {
+                    continue;
+                }
+                let keep: Vec<bool> = ids.iter().map(|id| !new_ids.contains(id)).collect();
+                let (kept, removed) = rewrite_without(&path, &keep)?;
+                for (b, n) in removed {
+                    *superseded.entry(b).or_default() += n;
+                }
+                new_manifest.files.retain(|f| f.path != old.path);
+                if let Some(mut df) = kept {
+                    let rel = format!(
+                        "data/{}/{}/{}-r{}.parquet",
+                        batch.kind, month, batch.batch_id, rewrites
+                    );
+                    rewrites += 1;
+                    let full = staging.join(&rel);
+                    write_parquet(&full, &mut df)?;
+                    new_manifest.files.push(DataFile {
+                        path: rel,
+                        batch_id: batch.batch_id.clone(),
+                        kind: old.kind.clone(),
+                        month: old.month.clone(),
+                        rows: df.height() as u64,
+                    });
+                }
+            }
+        }
+        let replaced: u64 = superseded.values().sum();
+        for b in new_manifest.batches.iter_mut() {
+            if let Some(n) = superseded.get(&b.batch_id) {
+                b.rows_superseded += n;
+            }
+        }
+        batch.rows_replaced = replaced;
+        for s in &staged {
+            new_manifest.files.push(DataFile {
+                path: s.rel_path.clone(),
+                batch_id: batch.batch_id.clone(),
+                kind: batch.kind.clone(),
+                month: s.month.to_string(),
+                rows: s.rows,
+            });
+        }
+        new_manifest.files.sort_by(|a, b| a.path.cmp(&b.path));
+        new_manifest.batches.push(batch);
+        sync_dir(&staging).ok();
+        new_manifest.save(&self.root.join("manifest.json"))?;
+        self.manifest = new_manifest;
+        self.recover()?;
+        Ok(Commit::Committed { replaced })
+    }
+}
+
+/// The record ids of a data file.
+fn read_ids(path: &Path) -> Result<Vec<u128>> {
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let df = ParquetReader::new(f)
+        .with_columns(Some(vec!["record_id".into()]))
+        .finish()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let col = df.column("record_id")?.str()?.clone();
+    Ok(col
+        .iter()
+        .map(|v| {
+            v.and_then(|s| u128::from_str_radix(s, 16).ok())
+                .unwrap_or(0)
+        })
+        .collect())
+}
+
+/// Reads a data file and keeps the rows marked `keep`. Returns the kept rows (None when
+/// none are left) and how many rows of each batch were dropped.
+fn rewrite_without(
+    path: &Path,
+    keep: &[bool],
+) -> Result<(Option<DataFrame>, BTreeMap<String, u64>)> {
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let df = ParquetReader::new(f)
+        .finish()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut removed: BTreeMap<String, u64> = BTreeMap::new();
+    let batches = df.column("batch_id")?.str()?.clone();
+    for (b, k) in batches.iter().zip(keep) {
+        if !k {
+            *removed.entry(b.unwrap_or("").to_string()).or_default() += 1;
+        }
+    }
+    let mask = BooleanChunked::from_slice("keep".into(), keep);
+    let kept = df.filter(&mask)?;
+    Ok(((kept.height() > 0).then_some(kept), removed))
+}
+
+fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    ParquetWriter::new(std::io::BufWriter::new(&f))
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
+        .finish(df)
+        .with_context(|| format!("cannot write {} (disk full?)", path.display()))?;
+    f.sync_all()?;
+    Ok(())
+}
+
+fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn remove_empty_dirs(dir: &Path) -> Result<bool> {
+    let mut empty = true;
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            if remove_empty_dirs(&p)? {
+                std::fs::remove_dir(&p)?;
+            } else {
+                empty = false;
+            }
+        } else {
+            empty = false;
+        }
+    }
+    Ok(empty)
+}
+
+fn rel_path(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root)
+        .unwrap_or(p)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Sums and counts read straight from the data files (for checks and `sources`).
+pub fn totals_by_currency(files: &[PathBuf]) -> Result<HashMap<String, (u64, i128)>> {
+    let mut out: HashMap<String, (u64, i128)> = HashMap::new();
+    for path in files {
+        let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let df = ParquetReader::new(f)
+            .with_columns(Some(vec!["currency".into(), "cost".into()]))
+            .finish()?;
+        let cur = df.column("currency")?.str()?.clone();
+        let cost = df.column("cost")?.decimal()?.physical().clone();
+        for (c, v) in cur.iter().zip(cost.iter()) {
+            let e = out.entry(c.unwrap_or("").to_string()).or_default();
+            e.0 += 1;
+            e.1 += v.unwrap_or(0);
+        }
+    }
+    Ok(out)
+}

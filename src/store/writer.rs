@@ -1,0 +1,460 @@
+//! Writing a batch: rows go into column builders per month; full chunks become polars
+//! DataFrames that a second thread encodes into Parquet files in the batch's staging
+//! directory, so parsing and encoding run side by side. Memory is bounded by the
+//! buffered rows ([`MAX_BUFFERED`]) plus the channel, whatever the input's size.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
+
+use anyhow::{Context as _, Result};
+use polars::io::parquet::write::BatchedWriter;
+use polars::prelude::{
+    BooleanChunkedBuilder, ChunkFull, ChunkedBuilder, DataFrame, DataType, Field, Int128Type,
+    Int64Type, IntoColumn, ParquetCompression, ParquetWriter, PrimitiveChunkedBuilder, Schema,
+    StatisticsOptions, StringChunked, StringChunkedBuilder, TimeUnit, TimeZone,
+};
+
+use crate::model::{Row, SourceFormat};
+use crate::money::SCALE;
+use crate::timeparse::Month;
+
+/// Rows per chunk (one Parquet row group).
+const CHUNK: usize = 131_072;
+/// At most this many rows wait in builders before the largest is flushed.
+const MAX_BUFFERED: usize = 4 * CHUNK;
+
+/// Precision and scale of every money column: DECIMAL(38, 18).
+pub const MONEY_PRECISION: usize = 38;
+
+/// The canonical schema, in column order (docs/store.md).
+pub fn schema() -> Schema {
+    let s = |n: &str| Field::new(n.into(), DataType::String);
+    let ts = |n: &str| {
+        Field::new(
+            n.into(),
+            DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)),
+        )
+    };
+    let money = |n: &str| Field::new(n.into(), DataType::Decimal(MONEY_PRECISION, SCALE as usize));
+    let int = |n: &str| Field::new(n.into(), DataType::Int64);
+    Schema::from_iter([
+        s("record_id"),
+        s("batch_id"),
+        s("source_format"),
+        s("kind"),
+        s("provider"),
+        ts("charge_start"),
+        ts("charge_end"),
+        s("billing_period"),
+        s("charge_category"),
+        s("service"),
+        s("sku"),
+        s("description"),
+        s("model"),
+        money("cost"),
+        money("effective_cost"),
+        money("list_cost"),
+        s("currency"),
+        Field::new("cost_is_estimate".into(), DataType::Boolean),
+        int("input_tokens"),
+        int("cached_input_tokens"),
+        int("cache_write_tokens"),
+        int("output_tokens"),
+        int("requests"),
+        s("billing_account"),
+        s("sub_account"),
+        s("project_id"),
+        s("workspace_id"),
+        s("api_key_id"),
+        s("resource_id"),
+        s("region"),
+        s("session_id"),
+        s("request_id"),
+        s("user_id"),
+        s("tags"),
+    ])
+}
+
+type StrB = StringChunkedBuilder;
+type I64B = PrimitiveChunkedBuilder<Int64Type>;
+type I128B = PrimitiveChunkedBuilder<Int128Type>;
+
+/// Column builders for one chunk of rows.
+struct Builders {
+    len: usize,
+    record_id: StrB,
+    provider: StrB,
+    charge_start: I64B,
+    charge_end: I64B,
+    billing_period: StrB,
+    charge_category: StrB,
+    service: StrB,
+    sku: StrB,
+    description: StrB,
+    model: StrB,
+    cost: I128B,
+    effective_cost: I128B,
+    list_cost: I128B,
+    currency: StrB,
+    cost_is_estimate: BooleanChunkedBuilder,
+    input_tokens: I64B,
+    cached_input_tokens: I64B,
+    cache_write_tokens: I64B,
+    output_tokens: I64B,
+    requests: I64B,
+    billing_account: StrB,
+    sub_account: StrB,
+    project_id: StrB,
+    workspace_id: StrB,
+    api_key_id: StrB,
+    resource_id: StrB,
+    region: StrB,
+    session_id: StrB,
+    request_id: StrB,
+    user_id: StrB,
+    tags: StrB,
+}
+
+fn opt_str(b: &mut StrB, s: &str) {
+    if s.is_empty() {
+        b.append_null();
+    } else {
+        b.append_value(s);
+    }
+}
+
+impl Builders {
+    fn new(cap: usize) -> Builders {
+        let s = |n: &str| StrB::new(n.into(), cap);
+        let i = |n: &str| I64B::new(n.into(), cap);
+        let m = |n: &str| I128B::new(n.into(), cap);
+        Builders {
+            len: 0,
+            record_id: s("record_id"),
+            provider: s("provider"),
+            charge_start: i("charge_start"),
+            charge_end: i("charge_end"),
+            billing_period: s("billing_period"),
+            charge_category: s("charge_category"),
+            service: s("service"),
+            sku: s("sku"),
+            description: s("description"),
+            model: s("model"),
+            cost: m("cost"),
+            effective_cost: m("effective_cost"),
+            list_cost: m("list_cost"),
+            currency: s("currency"),
+            cost_is_estimate: BooleanChunkedBuilder::new("cost_is_estimate".into(), cap),
+            input_tokens: i("input_tokens"),
+            cached_input_tokens: i("cached_input_tokens"),
+            cache_write_tokens: i("cache_write_tokens"),
+            output_tokens: i("output_tokens"),
+            requests: i("requests"),
+            billing_account: s("billing_account"),
+            sub_account: s("sub_account"),
+            project_id: s("project_id"),
+            workspace_id: s("workspace_id"),
+            api_key_id: s("api_key_id"),
+            resource_id: s("resource_id"),
+            region: s("region"),
+            session_id: s("session_id"),
+            request_id: s("request_id"),
+            user_id: s("user_id"),
+            tags: s("tags"),
+        }
+    }
+
+    fn push(&mut self, r: &Row) {
+        self.len += 1;
+        let mut hex = [0u8; 32];
+        self.record_id.append_value(hex_id(r.record_id, &mut hex));
+        opt_str(&mut self.provider, &r.provider);
+        self.charge_start.append_value(r.charge_start);
+        self.charge_end.append_value(r.charge_end);
+        match r.billing_period {
+            Some(m) => self.billing_period.append_value(m.to_string()),
+            None => self.billing_period.append_null(),
+        }
+        self.charge_category
+            .append_value(r.charge_category.as_str());
+        opt_str(&mut self.service, &r.service);
+        opt_str(&mut self.sku, &r.sku);
+        opt_str(&mut self.description, &r.description);
+        opt_str(&mut self.model, &r.model);
+        self.cost.append_value(r.cost.0);
+        self.effective_cost
+            .append_option(r.effective_cost.map(|m| m.0));
+        self.list_cost.append_option(r.list_cost.map(|m| m.0));
+        match &r.currency {
+            Some(c) => self.currency.append_value(c.as_str()),
+            None => self.currency.append_null(),
+        }
+        self.cost_is_estimate.append_value(r.cost_is_estimate);
+        self.input_tokens.append_option(r.input_tokens);
+        self.cached_input_tokens
+            .append_option(r.cached_input_tokens);
+        self.cache_write_tokens.append_option(r.cache_write_tokens);
+        self.output_tokens.append_option(r.output_tokens);
+        self.requests.append_option(r.requests);
+        opt_str(&mut self.billing_account, &r.billing_account);
+        opt_str(&mut self.sub_account, &r.sub_account);
+        opt_str(&mut self.project_id, &r.project_id);
+        opt_str(&mut self.workspace_id, &r.workspace_id);
+        opt_str(&mut self.api_key_id, &r.api_key_id);
+        opt_str(&mut self.resource_id, &r.resource_id);
+        opt_str(&mut self.region, &r.region);
+        opt_str(&mut self.session_id, &r.session_id);
+        opt_str(&mut self.request_id, &r.request_id);
+        opt_str(&mut self.user_id, &r.user_id);
+        opt_str(&mut self.tags, &r.tags);
+    }
+
+    fn finish(self, batch_id: &str, format: SourceFormat) -> Result<DataFrame> {
+        let n = self.len;
+        let ts = |b: I64B| {
+            b.finish()
+                .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+                .into_column()
+        };
+        let money = |b: I128B| {
+            b.finish()
+                .into_decimal_unchecked(MONEY_PRECISION, SCALE as usize)
+                .into_column()
+        };
+        let s = |b: StrB| b.finish().into_column();
+        let i = |b: I64B| b.finish().into_column();
+        let full = |name: &str, v: &str| StringChunked::full(name.into(), v, n).into_column();
+        let cols = vec![
+            s(self.record_id),
+            full("batch_id", batch_id),
+            full("source_format", format.as_str()),
+            full("kind", format.kind().as_str()),
+            s(self.provider),
+            ts(self.charge_start),
+            ts(self.charge_end),
+            s(self.billing_period),
+            s(self.charge_category),
+            s(self.service),
+            s(self.sku),
+            s(self.description),
+            s(self.model),
+            money(self.cost),
+            money(self.effective_cost),
+            money(self.list_cost),
+            s(self.currency),
+            self.cost_is_estimate.finish().into_column(),
+            i(self.input_tokens),
+            i(self.cached_input_tokens),
+            i(self.cache_write_tokens),
+            i(self.output_tokens),
+            i(self.requests),
+            s(self.billing_account),
+            s(self.sub_account),
+            s(self.project_id),
+            s(self.workspace_id),
+            s(self.api_key_id),
+            s(self.resource_id),
+            s(self.region),
+            s(self.session_id),
+            s(self.request_id),
+            s(self.user_id),
+            s(self.tags),
+        ];
+        Ok(DataFrame::new(n, cols)?)
+    }
+}
+
+/// A record id as 32 lowercase hex digits.
+pub fn hex_id(id: u128, buf: &mut [u8; 32]) -> &str {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = HEX[((id >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    // Only ASCII hex digits were written.
+    std::str::from_utf8(buf).unwrap_or_default()
+}
+
+/// A data file written to staging, before commit.
+#[derive(Debug, Clone)]
+pub struct StagedFile {
+    /// Relative to the store root (where it will live after commit).
+    pub rel_path: String,
+    pub month: Month,
+    pub rows: u64,
+}
+
+enum Msg {
+    Chunk(Month, DataFrame),
+}
+
+/// Writes one batch's rows into Parquet files under `staging_dir`.
+pub struct BatchWriter {
+    batch_id: String,
+    format: SourceFormat,
+    parts: HashMap<Month, Builders>,
+    buffered: usize,
+    tx: Option<SyncSender<Msg>>,
+    handle: Option<JoinHandle<Result<Vec<StagedFile>>>>,
+}
+
+impl BatchWriter {
+    pub fn new(staging_dir: &Path, batch_id: &str, format: SourceFormat) -> Result<BatchWriter> {
+        let (tx, rx) = sync_channel::<Msg>(2);
+        let dir = staging_dir.to_path_buf();
+        let kind = format.kind();
+        let id = batch_id.to_string();
+        let handle = std::thread::Builder::new()
+            .name("finops-parquet".into())
+            .spawn(move || -> Result<Vec<StagedFile>> {
+                let mut files: HashMap<
+                    Month,
+                    (BatchedWriter<BufWriter<File>>, StagedFile, PathBuf),
+                > = HashMap::new();
+                let schema = schema();
+                while let Ok(Msg::Chunk(month, df)) = rx.recv() {
+                    if !files.contains_key(&month) {
+                        let rel = format!(
+                            "data/{}/{}/{}-{}.parquet",
+                            kind.as_str(),
+                            month,
+                            id,
+                            files.len()
+                        );
+                        let full = dir.join(&rel);
+                        if let Some(parent) = full.parent() {
+                            std::fs::create_dir_all(parent)
+                                .with_context(|| format!("cannot create {}", parent.display()))?;
+                        }
+                        let f = File::create(&full)
+                            .with_context(|| format!("cannot create {}", full.display()))?;
+                        let w = ParquetWriter::new(BufWriter::with_capacity(1 << 20, f))
+                            .with_compression(ParquetCompression::Zstd(None))
+                            .with_statistics(StatisticsOptions::full())
+                            .batched(&schema)?;
+                        let staged = StagedFile {
+                            rel_path: rel,
+                            month,
+                            rows: 0,
+                        };
+                        files.insert(month, (w, staged, full));
+                    }
+                    let (w, staged, full) = files.get_mut(&month).expect("inserted above");
+                    staged.rows += df.height() as u64;
+                    w.write_batch(&df)
+                        .with_context(|| format!("cannot write {} (disk full?)", full.display()))?;
+                }
+                let mut out = Vec::with_capacity(files.len());
+                for (_, (w, staged, full)) in files {
+                    w.finish()
+                        .with_context(|| format!("cannot write {} (disk full?)", full.display()))?;
+                    drop(w);
+                    File::open(&full)
+                        .and_then(|f| f.sync_all())
+                        .with_context(|| format!("cannot flush {} (disk full?)", full.display()))?;
+                    out.push(staged);
+                }
+                out.sort_by(|a, b| a.rel_path.cmp(&b.rel_path));
+                Ok(out)
+            })?;
+        Ok(BatchWriter {
+            batch_id: batch_id.to_string(),
+            format,
+            parts: HashMap::new(),
+            buffered: 0,
+            tx: Some(tx),
+            handle: Some(handle),
+        })
+    }
+
+    pub fn push(&mut self, row: &Row) -> Result<()> {
+        let month = Month::of_micros(row.charge_start);
+        let b = self
+            .parts
+            .entry(month)
+            .or_insert_with(|| Builders::new(CHUNK));
+        b.push(row);
+        self.buffered += 1;
+        if b.len >= CHUNK {
+            self.flush(month)?;
+        } else if self.buffered >= MAX_BUFFERED {
+            let largest = self
+                .parts
+                .iter()
+                .max_by_key(|(m, b)| (b.len, std::cmp::Reverse(**m)))
+                .map(|(m, _)| *m);
+            if let Some(m) = largest {
+                self.flush(m)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, month: Month) -> Result<()> {
+        let Some(b) = self.parts.remove(&month) else {
+            return Ok(());
+        };
+        self.buffered -= b.len;
+        let df = b.finish(&self.batch_id, self.format)?;
+        let sent = self
+            .tx
+            .as_ref()
+            .map(|tx| tx.send(Msg::Chunk(month, df)).is_ok())
+            .unwrap_or(false);
+        if !sent {
+            // The writer thread stopped: its error says why.
+            return Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| anyhow::anyhow!("the Parquet writer stopped")));
+        }
+        Ok(())
+    }
+
+    fn join(&mut self) -> Result<Vec<StagedFile>> {
+        self.tx.take();
+        match self.handle.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| anyhow::anyhow!("the Parquet writer thread panicked"))?,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Flushes every builder, finishes and fsyncs the files.
+    pub fn finish(mut self) -> Result<Vec<StagedFile>> {
+        let mut months: Vec<Month> = self.parts.keys().copied().collect();
+        months.sort();
+        for m in months {
+            self.flush(m)?;
+        }
+        self.join()
+    }
+}
+
+impl Drop for BatchWriter {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_ids() {
+        let mut b = [0u8; 32];
+        assert_eq!(hex_id(0xff, &mut b), "000000000000000000000000000000ff");
+        assert_eq!(
+            hex_id(u128::MAX, &mut b),
+            "ffffffffffffffffffffffffffffffff"
+        );
+    }
+}

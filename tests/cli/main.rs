@@ -1,0 +1,8 @@
+//! End-to-end tests of the `finops` binary: one integration test binary, one module per
+//! topic. Every test runs in its own temp dir with a clean environment.
+
+mod bad_input;
+mod formats;
+mod ingest;
+mod store;
+mod util;
