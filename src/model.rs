@@ -148,6 +148,13 @@ impl fmt::Display for Currency {
 pub fn normalize_provider(raw: &str, out: &mut String) {
     out.clear();
     let t = raw.trim();
+    // Fast path: already a normalised name (the usual case in request logs).
+    for name in ["openai", "anthropic", "aws", "azure", "gcp", "oracle"] {
+        if t == name {
+            out.push_str(name);
+            return;
+        }
+    }
     let lower = t.to_ascii_lowercase();
     let known = match lower.as_str() {
         "aws"

@@ -70,7 +70,7 @@ impl Money {
     /// Digits beyond 18 decimal places are rounded half to even; no real export has
     /// them, and the error is below 10⁻¹⁸ of a currency unit.
     pub fn parse(text: &str) -> Result<Money, MoneyError> {
-        parse_scaled(text.trim().as_bytes(), SCALE).map(Money)
+        parse_scaled(text.trim_ascii().as_bytes(), SCALE).map(Money)
     }
 
     /// An integer number of currency units.
@@ -147,7 +147,7 @@ pub fn parse_formatted(text: &str, currency: &str) -> Result<(Money, bool), Mone
         Err(MoneyError::Separator | MoneyError::Symbol) => {}
         Err(e) => return Err(e),
     }
-    let mut t = text.trim();
+    let mut t = text.trim_ascii();
     let mut neg = false;
     if let Some(r) = t.strip_prefix('-') {
         neg = true;

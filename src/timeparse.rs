@@ -71,7 +71,7 @@ impl Month {
     }
     /// Parses `YYYY-MM`.
     pub fn parse(s: &str) -> Option<Month> {
-        let b = s.trim().as_bytes();
+        let b = s.trim_ascii().as_bytes();
         if b.len() != 7 || b[4] != b'-' {
             return None;
         }
@@ -117,7 +117,7 @@ fn num(b: &[u8]) -> Option<u32> {
 
 /// Parses a timestamp; a value without a zone is UTC.
 pub fn parse_timestamp(s: &str) -> Option<Micros> {
-    let s = s.trim();
+    let s = s.trim_ascii();
     let b = s.as_bytes();
     if b.len() >= 10 && b[4] == b'-' && b[7] == b'-' {
         return parse_iso(b);
@@ -211,7 +211,7 @@ fn parse_iso(b: &[u8]) -> Option<Micros> {
 /// `M/D/YY`, `M/D/YYYY`, optionally with ` H:MM[:SS][ AM|PM]`.
 fn parse_us(s: &str) -> Option<Micros> {
     let (date, time) = match s.split_once(' ') {
-        Some((d, t)) => (d, Some(t.trim())),
+        Some((d, t)) => (d, Some(t.trim_ascii())),
         None => (s, None),
     };
     let mut parts = date.split('/');

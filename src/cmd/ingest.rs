@@ -1,13 +1,16 @@
 //! `finops ingest PATH...` (docs/commands/ingest.md): each file is one batch, committed
 //! whole or not at all; the same content twice is a no-op; restated rows replace.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result};
 use xxhash_rust::xxh3::{xxh3_128, Xxh3};
+
+use crate::store::writer::disambiguate;
 
 use crate::cli::IngestArgs;
 use crate::context::Context;
@@ -16,7 +19,7 @@ use crate::model::{Currency, Row, SourceFormat};
 use crate::money::Money;
 use crate::output::{Cell, Column, ColumnKind, Report};
 use crate::pricing::PriceBook;
-use crate::source::{self, ReadOptions, Rejected, Sink};
+use crate::source::{self, Chunk, ReadOptions, ReadStats, Rejected, Sink};
 use crate::store::{Batch, BatchWriter, Commit, Store};
 use crate::timeparse::{date_string, Month};
 
@@ -25,36 +28,52 @@ const EXTENSIONS: &[&str] = &["csv", "tsv", "jsonl", "ndjson", "json", "parquet"
 /// Invalid rows shown in an error before "and N more".
 const SHOWN_ERRORS: usize = 5;
 
-/// Hashes that are already uniformly random pass through.
+/// The low 64 bits of every row's identity, to find repeats once the file is read: 8
+/// bytes a row in sorted chunks of 1M, merged at the end. Far cheaper than probing a hash
+/// set per row, and memory grows by exactly 8 bytes a row.
 #[derive(Default)]
-struct IdHasher(u64);
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | b as u64;
+struct Fingerprints {
+    sorted: Vec<Vec<u64>>,
+    current: Vec<u64>,
+}
+
+impl Fingerprints {
+    const CHUNK: usize = 1 << 20;
+
+    fn push(&mut self, fp: u64) {
+        self.current.push(fp);
+        if self.current.len() == Self::CHUNK {
+            let mut full = std::mem::replace(&mut self.current, Vec::with_capacity(Self::CHUNK));
+            full.sort_unstable();
+            self.sorted.push(full);
         }
     }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-type FpSet = HashSet<u64, BuildHasherDefault<IdHasher>>;
 
-/// What one file's read produced.
-#[derive(Default)]
-struct FileStats {
-    rows: u64,
-    rows_by_currency: BTreeMap<Currency, u64>,
-    totals: BTreeMap<Currency, Money>,
-    min_ts: Option<i64>,
-    max_ts: Option<i64>,
-    billing_periods: BTreeSet<Month>,
-    rejected: u64,
-    duplicates: u64,
-    duplicate_lines: Vec<u64>,
+    /// The fingerprints that occur more than once.
+    fn repeated(mut self) -> HashSet<u64> {
+        self.current.sort_unstable();
+        self.sorted.push(std::mem::take(&mut self.current));
+        let mut heap: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
+        let mut pos = vec![0usize; self.sorted.len()];
+        for (c, chunk) in self.sorted.iter().enumerate() {
+            if let Some(&v) = chunk.first() {
+                heap.push(Reverse((v, c)));
+            }
+        }
+        let mut out = HashSet::new();
+        let mut last = None;
+        while let Some(Reverse((v, c))) = heap.pop() {
+            if last == Some(v) {
+                out.insert(v);
+            }
+            last = Some(v);
+            pos[c] += 1;
+            if let Some(&next) = self.sorted[c].get(pos[c]) {
+                heap.push(Reverse((next, c)));
+            }
+        }
+        out
+    }
 }
 
 struct IngestSink<'a> {
@@ -62,63 +81,17 @@ struct IngestSink<'a> {
     ctx: &'a Context,
     writer: Option<BatchWriter>,
     skip_invalid: bool,
-    stats: FileStats,
-    seen: FpSet,
-    repeats: HashMap<u64, u32>,
+    stats: ReadStats,
+    fps: Fingerprints,
     errors: Vec<Rejected>,
     rejects: Option<csv::Writer<std::fs::File>>,
     rejects_path: Option<PathBuf>,
 }
 
-impl Sink for IngestSink<'_> {
-    fn row(&mut self, row: &mut Row, line: u64) -> Result<()> {
-        // Two rows of one file with the same identity are both kept: the later ones get
-        // their occurrence number mixed into the id.
-        let fp = row.record_id as u64;
-        if !self.seen.insert(fp) {
-            let n = self.repeats.entry(fp).or_insert(0);
-            *n += 1;
-            let mut h = Xxh3::new();
-            h.update(&row.record_id.to_le_bytes());
-            h.update(&n.to_le_bytes());
-            row.record_id = h.digest128();
-            self.stats.duplicates += 1;
-            if self.stats.duplicate_lines.len() < SHOWN_ERRORS {
-                self.stats.duplicate_lines.push(line);
-            }
-        }
-        let s = &mut self.stats;
-        s.rows += 1;
-        let cur = row.currency.unwrap_or(Currency::USD);
-        *s.rows_by_currency.entry(cur).or_default() += 1;
-        let t = s.totals.entry(cur).or_default();
-        *t = t.checked_add(row.cost).ok_or_else(|| {
-            anyhow::anyhow!(
-                "{}: line {line}: the file's total overflows",
-                self.path.display()
-            )
-        })?;
-        s.min_ts = Some(
-            s.min_ts
-                .map_or(row.charge_start, |m| m.min(row.charge_start)),
-        );
-        s.max_ts = Some(
-            s.max_ts
-                .map_or(row.charge_start, |m| m.max(row.charge_start)),
-        );
-        if let Some(bp) = row.billing_period {
-            s.billing_periods.insert(bp);
-        }
-        if self.errors.is_empty() || self.skip_invalid {
-            if let Some(w) = self.writer.as_mut() {
-                w.push(row)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn reject(&mut self, r: Rejected) -> Result<()> {
-        self.stats.rejected += 1;
+impl IngestSink<'_> {
+    /// Keeps the first invalid records for the message and writes all to the rejects
+    /// file; without --skip-invalid, stops building the batch.
+    fn handle_reject(&mut self, r: Rejected) -> Result<()> {
         if let Some(w) = self.rejects.as_mut() {
             w.write_record([
                 r.line.to_string().as_str(),
@@ -133,16 +106,54 @@ impl Sink for IngestSink<'_> {
             self.errors.push(r);
         }
         if !self.skip_invalid {
-            // Nothing of this file will be written: stop spending effort on it.
-            if let Some(w) = self.writer.take() {
-                drop(w);
+            // Nothing of this file will be written.
+            self.writer.take();
+        }
+        Ok(())
+    }
+}
+
+impl Sink for IngestSink<'_> {
+    fn row(&mut self, row: &Row, _line: u64) -> Result<()> {
+        self.fps.push(row.record_id as u64);
+        self.stats
+            .add(row)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))?;
+        if let Some(w) = self.writer.as_mut() {
+            w.push(row)?;
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, r: Rejected) -> Result<()> {
+        self.stats.rejected += 1;
+        self.handle_reject(r)
+    }
+
+    fn note(&mut self, note: String) {
+        self.ctx.note(format!("{}: {note}", self.path.display()));
+    }
+
+    fn chunk(&mut self, chunk: Chunk) -> Result<()> {
+        self.stats
+            .merge(chunk.stats)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))?;
+        for fp in chunk.fps {
+            self.fps.push(fp);
+        }
+        for r in chunk.rejects {
+            self.handle_reject(r)?;
+        }
+        if let Some(w) = self.writer.as_mut() {
+            for f in chunk.frames {
+                w.push_frame(f)?;
             }
         }
         Ok(())
     }
 
-    fn note(&mut self, note: String) {
-        self.ctx.note(format!("{}: {note}", self.path.display()));
+    fn wants_frames(&self) -> bool {
+        self.writer.is_some()
     }
 }
 
@@ -247,7 +258,7 @@ struct FileResult {
     path: PathBuf,
     format: Option<SourceFormat>,
     status: &'static str,
-    stats: FileStats,
+    stats: ReadStats,
     replaced: u64,
 }
 
@@ -307,7 +318,7 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<u8> {
                     path: path.clone(),
                     format: None,
                     status: "failed",
-                    stats: FileStats::default(),
+                    stats: ReadStats::default(),
                     replaced: 0,
                 });
             }
@@ -335,10 +346,19 @@ fn ingest_file(
     pb: &indicatif::ProgressBar,
 ) -> Result<(FileResult, Option<PathBuf>)> {
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let hash = content_hash(path)?;
-    if let Some(b) = store
+    // Only a file of a size already in the store can be a repeat: hash those first, and
+    // the others while they are read (no second pass over a large file).
+    let same_size = store
         .as_ref()
-        .and_then(|s| s.manifest().batch_by_hash(&hash))
+        .is_some_and(|s| s.manifest().batches.iter().any(|b| b.source_bytes == size));
+    let pre_hash = if same_size {
+        Some(content_hash(path)?)
+    } else {
+        None
+    };
+    if let Some(b) = pre_hash
+        .as_ref()
+        .and_then(|h| store.as_ref().and_then(|s| s.manifest().batch_by_hash(h)))
     {
         pb.inc(size);
         ctx.note(format!(
@@ -349,10 +369,17 @@ fn ingest_file(
         ));
         return Ok((unchanged_result(path, b), None));
     }
-    let counter = pb.clone();
-    let input = source::open(path, args.source, move |n| counter.inc(n))?;
+    let streamed = Arc::new(Mutex::new((Xxh3::new(), 0u64)));
+    let (counter, hashing) = (pb.clone(), Arc::clone(&streamed));
+    let input = source::open(path, args.source, move |bytes| {
+        counter.inc(bytes.len() as u64);
+        if let Ok(mut h) = hashing.lock() {
+            h.0.update(bytes);
+            h.1 += bytes.len() as u64;
+        }
+    })?;
     let format = input.format;
-    let batch_id = new_batch_id(&hash);
+    let batch_id = new_batch_id(&format!("{}{size}", path.display()));
     let writer = match store.as_ref() {
         Some(s) => Some(BatchWriter::new(
             &s.staging_dir(&batch_id)?,
@@ -378,9 +405,8 @@ fn ingest_file(
         ctx,
         writer,
         skip_invalid: args.skip_invalid,
-        stats: FileStats::default(),
-        seen: FpSet::default(),
-        repeats: HashMap::new(),
+        stats: ReadStats::default(),
+        fps: Fingerprints::default(),
         errors: Vec::new(),
         rejects,
         rejects_path,
@@ -395,7 +421,7 @@ fn ingest_file(
             let _ = std::fs::remove_file(p);
         }
     };
-    if let Err(e) = source::read(input, opts, &mut sink) {
+    if let Err(e) = source::read(input, opts, &batch_id, &mut sink) {
         cleanup(&store, &mut sink);
         return Err(e);
     }
@@ -416,34 +442,6 @@ fn ingest_file(
         ));
         cleanup(&store, &mut sink);
         anyhow::bail!(msg);
-    }
-    if stats.duplicates > 0 {
-        let lines = format!(
-            "lines {}{}",
-            stats
-                .duplicate_lines
-                .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-            if stats.duplicates as usize > stats.duplicate_lines.len() {
-                ", ..."
-            } else {
-                ""
-            }
-        );
-        match format {
-            SourceFormat::Focus => ctx.note(format!(
-                "{}: {} row(s) have the same dimensions as an earlier row ({lines}); kept as separate charges",
-                path.display(),
-                stats.duplicates
-            )),
-            SourceFormat::UsageLog => ctx.warn(format!(
-                "{}: {} row(s) repeat an earlier request ({lines}: same request_id, or identical rows); kept as separate rows — check the log was not shipped twice",
-                path.display(),
-                stats.duplicates
-            )),
-        }
     }
     if stats.rows == 0 {
         if stats.rejected > 0 {
@@ -471,7 +469,7 @@ fn ingest_file(
                 path: path.to_path_buf(),
                 format: Some(format),
                 status: "empty",
-                stats: FileStats::default(),
+                stats: ReadStats::default(),
                 replaced: 0,
             },
             None,
@@ -492,6 +490,14 @@ fn ingest_file(
     let writer = sink.writer.take();
     let stats = std::mem::take(&mut sink.stats);
     let Some(store) = store else {
+        let repeats = std::mem::take(&mut sink.fps).repeated();
+        if !repeats.is_empty() {
+            ctx.note(format!(
+                "{}: some rows repeat an earlier row's identity ({} distinct); they will be kept as separate rows",
+                path.display(),
+                repeats.len()
+            ));
+        }
         return Ok((
             FileResult {
                 path: path.to_path_buf(),
@@ -514,11 +520,37 @@ fn ingest_file(
             return Err(e);
         }
     };
+    // Rows of this file with the same identity are all kept: the later ones get their
+    // occurrence number mixed into the id (rare, so only then are files rewritten).
+    let repeats = std::mem::take(&mut sink.fps).repeated();
+    if !repeats.is_empty() {
+        let staging = store.staging_dir(&batch_id)?;
+        let (n, examples) = match disambiguate(&staging, &staged, &repeats) {
+            Ok(r) => r,
+            Err(e) => {
+                store.discard(&batch_id);
+                return Err(e);
+            }
+        };
+        report_repeats(ctx, path, format, n, &examples);
+    }
+    let hash = match pre_hash {
+        Some(h) => h,
+        None => {
+            let streamed = streamed.lock().map(|h| (h.0.digest128(), h.1)).ok();
+            match streamed {
+                // Every byte went through the stream (not so for Parquet, read by polars).
+                Some((h, n)) if n == size => format!("{h:032x}"),
+                _ => content_hash(path)?,
+            }
+        }
+    };
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let batch = Batch {
         batch_id: batch_id.clone(),
         source_path: abs.display().to_string(),
         content_hash: hash,
+        source_bytes: size,
         format: format.as_str().into(),
         kind: format.kind().as_str().into(),
         ingested_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
@@ -552,11 +584,32 @@ fn ingest_file(
     }
 }
 
+fn report_repeats(ctx: &Context, path: &Path, format: SourceFormat, n: u64, examples: &[String]) {
+    if n == 0 {
+        return;
+    }
+    let eg = if examples.is_empty() {
+        String::new()
+    } else {
+        format!(" (e.g. {})", examples.join(", "))
+    };
+    match format {
+        SourceFormat::Focus => ctx.note(format!(
+            "{}: {n} row(s) have the same dimensions as an earlier row; kept as separate charges",
+            path.display()
+        )),
+        SourceFormat::UsageLog => ctx.warn(format!(
+            "{}: {n} row(s) repeat an earlier request{eg}: same request_id, or identical rows; kept as separate rows — check the log was not shipped twice",
+            path.display()
+        )),
+    }
+}
+
 fn unchanged_result(path: &Path, b: &Batch) -> FileResult {
-    let mut stats = FileStats {
+    let mut stats = ReadStats {
         rows: b.rows,
         rejected: b.rows_rejected,
-        ..FileStats::default()
+        ..ReadStats::default()
     };
     for (c, t) in &b.totals {
         if let (Some(c), Ok(m)) = (Currency::parse(c), Money::parse(t)) {

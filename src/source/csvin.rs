@@ -2,11 +2,11 @@
 //! record, rows with the wrong number of fields turned into rejections.
 
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 
-use super::{Records, Rejected};
+use super::{Rejected, TextRecord};
 use crate::error::{InputError, Place};
 
 /// The delimiter of a CSV header line: the most frequent of `,` `;` tab `|` outside quotes.
@@ -48,17 +48,15 @@ pub fn header_fields(line: &[u8], delimiter: u8) -> Vec<String> {
     }
 }
 
-pub struct CsvRecords {
-    path: PathBuf,
-    reader: csv::Reader<Box<dyn BufRead + Send>>,
+/// A CSV input whose header has been read.
+pub struct CsvInput {
+    pub reader: csv::Reader<Box<dyn BufRead + Send>>,
     headers: Vec<String>,
-    bytes: csv::ByteRecord,
-    record: csv::StringRecord,
-    delimiter: u8,
+    pub delimiter: u8,
 }
 
-impl CsvRecords {
-    pub fn new(path: &Path, input: Box<dyn BufRead + Send>, delimiter: u8) -> Result<CsvRecords> {
+impl CsvInput {
+    pub fn new(path: &Path, input: Box<dyn BufRead + Send>, delimiter: u8) -> Result<CsvInput> {
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(true)
@@ -85,102 +83,68 @@ impl CsvRecords {
                 .into());
             }
         }
-        Ok(CsvRecords {
-            path: path.to_path_buf(),
+        Ok(CsvInput {
             reader,
             headers,
-            bytes: csv::ByteRecord::new(),
-            record: csv::StringRecord::new(),
             delimiter,
         })
     }
-}
 
-impl Records for CsvRecords {
-    fn headers(&self) -> &[String] {
+    pub fn headers(&self) -> &[String] {
         &self.headers
     }
-
-    fn next_record(&mut self) -> Result<Option<Result<(u64, &csv::StringRecord), Rejected>>> {
-        // Reuse the previous record's buffer (after a rejection, `bytes` still has one).
-        if self.bytes.is_empty() {
-            self.bytes = std::mem::take(&mut self.record).into_byte_record();
-        }
-        let more = self.reader.read_byte_record(&mut self.bytes).map_err(|e| {
-            let line = e.position().map(|p| p.line()).unwrap_or(0);
-            InputError::new(
-                &self.path,
-                Place::line(line),
-                format!("cannot read CSV: {e}"),
-            )
-            .fix("the file is damaged or truncated; export it again")
-        })?;
-        if !more {
-            return Ok(None);
-        }
-        let line = self.bytes.position().map(|p| p.line()).unwrap_or(0);
-        if self.bytes.len() != self.headers.len() {
-            // A blank line in the middle of a file is no record.
-            if self.bytes.len() == 1 && self.bytes[0].is_empty() {
-                return self.next_record();
-            }
-            let record = self.raw_bytes();
-            let rej = Rejected {
-                line,
-                column: None,
-                value: None,
-                reason: format!(
-                    "the record has {} fields but the header has {}",
-                    self.bytes.len(),
-                    self.headers.len()
-                ),
-                fix: Some(
-                    "an unquoted delimiter inside a value, or a truncated file; quote the value or export the file again"
-                        .into(),
-                ),
-                record,
-            };
-            return Ok(Some(Err(rej)));
-        }
-        match csv::StringRecord::from_byte_record(std::mem::take(&mut self.bytes)) {
-            Ok(rec) => {
-                self.record = rec;
-                Ok(Some(Ok((line, &self.record))))
-            }
-            Err(e) => {
-                self.bytes = e.into_byte_record();
-                let field = self
-                    .bytes
-                    .iter()
-                    .position(|f| std::str::from_utf8(f).is_err());
-                let record = self.raw_bytes();
-                let rej = Rejected {
-                    line,
-                    column: field.and_then(|i| self.headers.get(i).cloned()),
-                    value: None,
-                    reason: "not UTF-8 text (a Latin-1 / Windows-1252 export?)".into(),
-                    fix: Some("re-export the file as UTF-8 (Excel: Save As → CSV UTF-8)".into()),
-                    record,
-                };
-                Ok(Some(Err(rej)))
-            }
-        }
-    }
-
-    fn delimiter(&self) -> u8 {
-        self.delimiter
-    }
 }
 
-impl CsvRecords {
-    fn raw_bytes(&self) -> String {
-        join(&self.bytes, self.delimiter)
+/// What a raw record is: text to parse, a blank line, or invalid.
+pub enum Checked<'r> {
+    Text(TextRecord<'r>),
+    Blank,
+    Invalid(Rejected),
+}
+
+/// Checks a record's field count and UTF-8.
+pub fn check_record<'r>(
+    bytes: &'r csv::ByteRecord,
+    headers: &[String],
+    delimiter: u8,
+) -> Checked<'r> {
+    let line = bytes.position().map(|p| p.line()).unwrap_or(0);
+    if bytes.len() != headers.len() {
+        if bytes.len() == 1 && bytes[0].is_empty() {
+            return Checked::Blank;
+        }
+        return Checked::Invalid(Rejected {
+            line,
+            column: None,
+            value: None,
+            reason: format!(
+                "the record has {} fields but the header has {}",
+                bytes.len(),
+                headers.len()
+            ),
+            fix: Some(
+                "an unquoted delimiter inside a value, or a truncated file; quote the value or export the file again"
+                    .into(),
+            ),
+            record: join_record(bytes, delimiter),
+        });
+    }
+    match TextRecord::new(bytes) {
+        Ok(rec) => Checked::Text(rec),
+        Err(field) => Checked::Invalid(Rejected {
+            line,
+            column: field.and_then(|i| headers.get(i).cloned()),
+            value: None,
+            reason: "not UTF-8 text (a Latin-1 / Windows-1252 export?)".into(),
+            fix: Some("re-export the file as UTF-8 (Excel: Save As → CSV UTF-8)".into()),
+            record: join_record(bytes, delimiter),
+        }),
     }
 }
 
 /// A record as one CSV line (quoted as needed), for the rejects file.
-pub fn join_record(rec: &csv::StringRecord, delimiter: u8) -> String {
-    join(rec.as_byte_record(), delimiter)
+pub fn join_record(rec: &csv::ByteRecord, delimiter: u8) -> String {
+    join(rec, delimiter)
 }
 
 fn join(rec: &csv::ByteRecord, delimiter: u8) -> String {

@@ -11,7 +11,7 @@ use std::path::Path;
 use anyhow::Result;
 use xxhash_rust::xxh3::Xxh3;
 
-use super::{FieldError, ReadOptions, Records, Sink};
+use super::{FieldError, ParseCounts, ReadOptions, RowParser, TagCache, TextRecord};
 use crate::error::{InputError, Place};
 use crate::model::{
     normalize_provider, parse_tags_object, tags_json, ChargeCategory, Currency, Row,
@@ -60,17 +60,18 @@ struct Cols {
 }
 
 fn is_null(v: &str) -> bool {
-    let t = v.trim();
+    let t = v.trim_ascii();
     t.is_empty() || t == "NULL" || t == "null"
 }
 
-pub fn read(
+/// The FOCUS row parser for a file with these headers. Checks the required columns and
+/// adds notes about what the file lacks.
+pub fn parser<'a>(
     path: &Path,
-    records: &mut dyn Records,
-    opts: &ReadOptions,
-    sink: &mut dyn Sink,
-) -> Result<()> {
-    let headers: Vec<String> = records.headers().to_vec();
+    headers: &[String],
+    opts: &'a ReadOptions<'a>,
+    notes: &mut Vec<String>,
+) -> Result<FocusParser<'a>> {
     let index: HashMap<String, usize> = headers
         .iter()
         .enumerate()
@@ -131,56 +132,66 @@ pub fn read(
             .collect(),
     };
     if cols.currency.is_none() {
-        sink.note(format!(
+        notes.push(format!(
             "no BillingCurrency column: amounts are read as {} (--currency names another)",
             opts.default_currency
         ));
     }
     if cols.billing_period.is_none() {
-        sink.note("no BillingPeriodStart column: each charge is billed in its own month".into());
+        notes.push("no BillingPeriodStart column: each charge is billed in its own month".into());
     }
-    let mut tag_cache: HashMap<String, String> = HashMap::new();
-    let mut formatted = 0u64;
-    let mut row = Row::default();
-    let delimiter = records.delimiter();
-    while let Some(next) = records.next_record()? {
-        let (line, rec) = match next {
-            Ok(r) => r,
-            Err(rej) => {
-                sink.reject(rej)?;
-                continue;
-            }
-        };
-        row.clear();
-        match fill(
+    Ok(FocusParser {
+        headers: std::sync::Arc::new(headers.to_vec()),
+        cols: std::sync::Arc::new(cols),
+        opts,
+        tag_cache: TagCache::default(),
+        counts: ParseCounts::default(),
+    })
+}
+
+/// Parses FOCUS records; one per worker thread.
+pub struct FocusParser<'a> {
+    headers: std::sync::Arc<Vec<String>>,
+    cols: std::sync::Arc<Cols>,
+    opts: &'a ReadOptions<'a>,
+    tag_cache: TagCache,
+    counts: ParseCounts,
+}
+
+impl<'a> RowParser<'a> for FocusParser<'a> {
+    fn parse(&mut self, rec: &TextRecord, row: &mut Row) -> Result<(), FieldError> {
+        fill(
             rec,
-            &headers,
-            &cols,
-            opts,
-            &mut tag_cache,
-            &mut formatted,
-            &mut row,
-        ) {
-            Ok(()) => sink.row(&mut row, line)?,
-            Err(e) => {
-                sink.reject(e.into_rejected(line, super::join_record(rec, delimiter)))?;
-            }
-        }
+            &self.headers,
+            &self.cols,
+            self.opts,
+            &mut self.tag_cache,
+            &mut self.counts.formatted,
+            row,
+        )
     }
-    if formatted > 0 {
-        sink.note(format!(
-            "{formatted} amount(s) were written with a currency symbol or thousands separators (\"$10,000.00\") and were read as plain numbers"
-        ));
+
+    fn fork(&self) -> Box<dyn RowParser<'a> + 'a> {
+        Box::new(FocusParser {
+            headers: self.headers.clone(),
+            cols: self.cols.clone(),
+            opts: self.opts,
+            tag_cache: TagCache::default(),
+            counts: ParseCounts::default(),
+        })
     }
-    Ok(())
+
+    fn counts(&self) -> ParseCounts {
+        self.counts
+    }
 }
 
 fn fill(
-    rec: &csv::StringRecord,
+    rec: &TextRecord,
     headers: &[String],
     cols: &Cols,
     opts: &ReadOptions,
-    tag_cache: &mut HashMap<String, String>,
+    tag_cache: &mut TagCache,
     formatted_amounts: &mut u64,
     row: &mut Row,
 ) -> Result<(), FieldError> {
@@ -192,7 +203,7 @@ fn fill(
             FieldError::new(
                 name(cols.currency.unwrap_or(0)),
                 Some(v),
-                format!("\"{}\" is not an ISO 4217 currency code", v.trim()),
+                format!("\"{}\" is not an ISO 4217 currency code", v.trim_ascii()),
             )
             .fix("use a three-letter code such as USD or EUR")
         })?,
@@ -213,7 +224,7 @@ fn fill(
                 Err(e) => Err(FieldError::new(
                     name(i),
                     Some(v),
-                    format!("\"{}\" is {}", v.trim(), e.explain()),
+                    format!("\"{}\" is {}", v.trim_ascii(), e.explain()),
                 )),
             },
         }
@@ -238,7 +249,7 @@ fn fill(
                 FieldError::new(
                     name(i),
                     Some(v),
-                    format!("cannot read the date \"{}\"", v.trim()),
+                    format!("cannot read the date \"{}\"", v.trim_ascii()),
                 )
                 .fix("use ISO 8601, e.g. 2026-10-01T00:00:00Z")
             }),
@@ -273,7 +284,7 @@ fn fill(
             FieldError::new(
                 name(cols.category.unwrap_or(0)),
                 Some(v),
-                format!("\"{}\" is not a FOCUS charge category", v.trim()),
+                format!("\"{}\" is not a FOCUS charge category", v.trim_ascii()),
             )
             .fix("use Usage, Purchase, Tax, Credit or Adjustment")
         })?,
@@ -284,7 +295,7 @@ fn fill(
     }
     let text = |dst: &mut String, i: Option<usize>| {
         if let Some(v) = get(i) {
-            dst.push_str(v.trim());
+            dst.push_str(v.trim_ascii());
         }
     };
     text(&mut row.service, cols.service);
@@ -316,7 +327,7 @@ fn fill(
     for &i in &cols.key {
         let v = rec.get(i).unwrap_or("");
         if !is_null(v) {
-            h.update(v.trim().as_bytes());
+            h.update(v.trim_ascii().as_bytes());
         }
         h.update(b"\x1f");
     }

@@ -7,6 +7,7 @@
 
 mod csvin;
 mod focus;
+mod parallel;
 mod usage_log;
 
 use std::io::{BufRead, BufReader, Cursor, Read};
@@ -15,20 +16,180 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::error::{InputError, Place};
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::model::{Currency, Row, SourceFormat};
+use crate::money::Money;
 use crate::pricing::PriceBook;
+use crate::store::writer::Frame;
+use crate::timeparse::Month;
 
 pub use csvin::{join_record, sniff_delimiter};
 
-/// Receives what an adapter reads.
+/// Receives what an adapter reads, in file order.
 pub trait Sink {
-    /// A valid row from the record that starts on `line`. `row.record_id` holds the hash
-    /// of the row's natural key; the sink makes it unique within the file.
-    fn row(&mut self, row: &mut Row, line: u64) -> Result<()>;
+    /// A valid row from the record that starts on `line` (JSON Lines, Parquet).
+    fn row(&mut self, row: &Row, line: u64) -> Result<()>;
     /// An invalid record.
     fn reject(&mut self, rejected: Rejected) -> Result<()>;
     /// A note about the file as a whole (shown once).
     fn note(&mut self, note: String);
+    /// A chunk of records parsed and built by a worker (CSV).
+    fn chunk(&mut self, chunk: Chunk) -> Result<()>;
+    /// Whether rows should be built into columns: false for a dry run, or once a file
+    /// without --skip-invalid has an invalid row.
+    fn wants_frames(&self) -> bool;
+}
+
+/// A CSV record known to be UTF-8, read in place: its fields are slices of one validated
+/// buffer (no copy, no allocation).
+pub struct TextRecord<'r> {
+    text: &'r str,
+    rec: &'r csv::ByteRecord,
+}
+
+impl<'r> TextRecord<'r> {
+    /// Checks the record's bytes once; on invalid UTF-8, the index of the bad field.
+    pub fn new(rec: &'r csv::ByteRecord) -> Result<TextRecord<'r>, Option<usize>> {
+        match std::str::from_utf8(rec.as_slice()) {
+            Ok(text) => Ok(TextRecord { text, rec }),
+            Err(_) => Err(rec.iter().position(|f| std::str::from_utf8(f).is_err())),
+        }
+    }
+
+    /// Field `i`; field boundaries fall between characters (delimiters are ASCII).
+    pub fn get(&self, i: usize) -> Option<&'r str> {
+        self.rec.range(i).and_then(|r| self.text.get(r))
+    }
+
+    pub fn line(&self) -> u64 {
+        self.rec.position().map(|p| p.line()).unwrap_or(0)
+    }
+
+    pub fn byte_record(&self) -> &'r csv::ByteRecord {
+        self.rec
+    }
+}
+
+/// Canonical tag text by the raw text it came from; few distinct tag sets, looked up on
+/// every row, so a fast hash.
+pub type TagCache =
+    std::collections::HashMap<String, String, xxhash_rust::xxh3::Xxh3DefaultBuilder>;
+
+/// Turns one text record into a canonical row. Each worker thread has its own, made by
+/// [`RowParser::fork`].
+pub trait RowParser<'a>: Send {
+    /// Fills a cleared `row` from `rec`. `row.record_id` gets the hash of the row's natural
+    /// key; repeats within a file are made unique after the read.
+    fn parse(&mut self, rec: &TextRecord, row: &mut Row) -> Result<(), FieldError>;
+    fn fork(&self) -> Box<dyn RowParser<'a> + 'a>;
+    fn counts(&self) -> ParseCounts;
+}
+
+/// Counts behind the closing notes of a read.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ParseCounts {
+    /// Rows priced from tokens.
+    pub priced: u64,
+    /// Amounts written with symbols or separators, read leniently.
+    pub formatted: u64,
+}
+
+impl std::ops::AddAssign for ParseCounts {
+    fn add_assign(&mut self, o: ParseCounts) {
+        self.priced += o.priced;
+        self.formatted += o.formatted;
+    }
+}
+
+/// The notes a read ends with.
+pub fn closing_notes(counts: ParseCounts, opts: &ReadOptions) -> Vec<String> {
+    let mut out = Vec::new();
+    if counts.formatted > 0 {
+        out.push(format!(
+            "{} amount(s) were written with a currency symbol or thousands separators (\"$10,000.00\") and were read as plain numbers",
+            counts.formatted
+        ));
+    }
+    if counts.priced > 0 {
+        out.push(format!(
+            "{} rows had no cost and were priced from their tokens with {} (cost_is_estimate)",
+            counts.priced,
+            opts.prices.source()
+        ));
+    }
+    out
+}
+
+/// What the valid rows of a read add up to.
+#[derive(Debug, Default, Clone)]
+pub struct ReadStats {
+    pub rows: u64,
+    pub rows_by_currency: BTreeMap<Currency, u64>,
+    pub totals: BTreeMap<Currency, Money>,
+    pub min_ts: Option<i64>,
+    pub max_ts: Option<i64>,
+    pub billing_periods: BTreeSet<Month>,
+    pub rejected: u64,
+}
+
+impl ReadStats {
+    pub fn add(&mut self, row: &Row) -> Result<()> {
+        self.rows += 1;
+        let cur = row.currency.unwrap_or(Currency::USD);
+        *self.rows_by_currency.entry(cur).or_default() += 1;
+        let t = self.totals.entry(cur).or_default();
+        *t = t
+            .checked_add(row.cost)
+            .ok_or_else(|| anyhow::anyhow!("the file's total in {cur} overflows"))?;
+        self.min_ts = Some(
+            self.min_ts
+                .map_or(row.charge_start, |m| m.min(row.charge_start)),
+        );
+        self.max_ts = Some(
+            self.max_ts
+                .map_or(row.charge_start, |m| m.max(row.charge_start)),
+        );
+        if let Some(bp) = row.billing_period {
+            self.billing_periods.insert(bp);
+        }
+        Ok(())
+    }
+
+    pub fn merge(&mut self, o: ReadStats) -> Result<()> {
+        self.rows += o.rows;
+        self.rejected += o.rejected;
+        for (c, n) in o.rows_by_currency {
+            *self.rows_by_currency.entry(c).or_default() += n;
+        }
+        for (c, m) in o.totals {
+            let t = self.totals.entry(c).or_default();
+            *t = t
+                .checked_add(m)
+                .ok_or_else(|| anyhow::anyhow!("the file's total in {c} overflows"))?;
+        }
+        self.min_ts = match (self.min_ts, o.min_ts) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.max_ts = match (self.max_ts, o.max_ts) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.billing_periods.extend(o.billing_periods);
+        Ok(())
+    }
+}
+
+/// A run of consecutive records, parsed (and built into columns) by a worker.
+pub struct Chunk {
+    pub stats: ReadStats,
+    /// Low 64 bits of each valid row's identity.
+    pub fps: Vec<u64>,
+    /// Invalid records, in line order.
+    pub rejects: Vec<Rejected>,
+    /// The valid rows as column chunks, one per month.
+    pub frames: Vec<Frame>,
 }
 
 /// An invalid record: where, what, why, and the record itself.
@@ -119,12 +280,12 @@ pub struct Input {
 
 const PEEK: u64 = 64 * 1024;
 
-/// Opens `path`, counting raw bytes read through `on_read`, and identifies its format
-/// (or takes `forced`).
+/// Opens `path`, passing every raw byte read to `on_read` (progress, content hash), and
+/// identifies its format (or takes `forced`).
 pub fn open(
     path: &Path,
     forced: Option<SourceFormat>,
-    on_read: impl Fn(u64) + Send + 'static,
+    on_read: impl FnMut(&[u8]) + Send + 'static,
 ) -> Result<Input> {
     let bad = |reason: String| InputError::new(path, Place::default(), reason);
     let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
@@ -219,42 +380,98 @@ pub fn open(
     })
 }
 
-/// Streams an opened input through its adapter.
-pub fn read(input: Input, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<()> {
+/// Streams an opened input through its adapter into `sink`.
+pub fn read(input: Input, opts: &ReadOptions, batch_id: &str, sink: &mut dyn Sink) -> Result<()> {
     for n in &input.notes {
         sink.note(n.clone());
     }
-    match (input.format, input.syntax) {
-        (SourceFormat::Focus, Syntax::Csv { delimiter }) => {
-            let mut rows = csvin::CsvRecords::new(&input.path, input.reader, delimiter)?;
-            focus::read(&input.path, &mut rows, opts, sink)
+    let path = input.path.clone();
+    let mut notes = Vec::new();
+    let counts = match (input.format, input.syntax) {
+        (format, Syntax::Csv { delimiter }) => {
+            let csv = csvin::CsvInput::new(&path, input.reader, delimiter)?;
+            let parser: Box<dyn RowParser> = match format {
+                SourceFormat::Focus => {
+                    Box::new(focus::parser(&path, csv.headers(), opts, &mut notes)?)
+                }
+                SourceFormat::UsageLog => Box::new(usage_log::csv_parser(
+                    &path,
+                    csv.headers(),
+                    opts,
+                    &mut notes,
+                )?),
+            };
+            for n in notes.drain(..) {
+                sink.note(n);
+            }
+            parallel::read(&path, csv, parser, format, batch_id, sink)?
         }
         (SourceFormat::Focus, Syntax::Parquet) => {
-            let mut rows = crate::store::parquet_in::records(&input.path)?;
-            focus::read(&input.path, &mut rows, opts, sink)
-        }
-        (SourceFormat::UsageLog, Syntax::Csv { delimiter }) => {
-            let mut rows = csvin::CsvRecords::new(&input.path, input.reader, delimiter)?;
-            usage_log::read_csv(&input.path, &mut rows, opts, sink)
+            let mut rows = crate::store::parquet_in::records(&path)?;
+            let mut parser = focus::parser(&path, rows.headers(), opts, &mut notes)?;
+            for n in notes.drain(..) {
+                sink.note(n);
+            }
+            read_serial(&mut rows, &mut parser, sink)?;
+            parser.counts()
         }
         (SourceFormat::UsageLog, Syntax::JsonLines) => {
-            usage_log::read_jsonl(&input.path, input.reader, opts, sink)
+            return usage_log::read_jsonl(&path, input.reader, opts, sink);
         }
-        (SourceFormat::Focus, Syntax::JsonLines) => Err(InputError::new(
-            &input.path,
-            Place::default(),
-            "FOCUS data as JSON Lines is not supported",
-        )
-        .fix("export FOCUS as CSV or Parquet")
-        .into()),
-        (SourceFormat::UsageLog, Syntax::Parquet) => Err(InputError::new(
-            &input.path,
-            Place::default(),
-            "a usage log as Parquet is not supported",
-        )
-        .fix("write the request log as CSV or JSON Lines (docs/formats/usage-log.md)")
-        .into()),
+        (SourceFormat::Focus, Syntax::JsonLines) => {
+            return Err(InputError::new(
+                &path,
+                Place::default(),
+                "FOCUS data as JSON Lines is not supported",
+            )
+            .fix("export FOCUS as CSV or Parquet")
+            .into())
+        }
+        (SourceFormat::UsageLog, Syntax::Parquet) => {
+            return Err(InputError::new(
+                &path,
+                Place::default(),
+                "a usage log as Parquet is not supported",
+            )
+            .fix("write the request log as CSV or JSON Lines (docs/formats/usage-log.md)")
+            .into())
+        }
+    };
+    for n in closing_notes(counts, opts) {
+        sink.note(n);
     }
+    Ok(())
+}
+
+/// Records one by one through a parser (Parquet inputs).
+fn read_serial<'a>(
+    records: &mut dyn Records,
+    parser: &mut dyn RowParser<'a>,
+    sink: &mut dyn Sink,
+) -> Result<()> {
+    let delimiter = records.delimiter();
+    let mut row = Row::default();
+    while let Some(next) = records.next_record()? {
+        let (line, rec) = match next {
+            Ok(r) => r,
+            Err(rej) => {
+                sink.reject(rej)?;
+                continue;
+            }
+        };
+        row.clear();
+        let text = match TextRecord::new(rec.as_byte_record()) {
+            Ok(t) => t,
+            Err(_) => continue, // Parquet values are text already
+        };
+        match parser.parse(&text, &mut row) {
+            Ok(()) => sink.row(&row, line)?,
+            Err(e) => {
+                sink.reject(e.into_rejected(line, join_record(rec.as_byte_record(), delimiter)))?
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A source of header-addressed text records (CSV rows, Parquet rows as text).
@@ -375,16 +592,16 @@ fn utf16_order(head: &[u8]) -> Option<bool> {
     }
 }
 
-/// Counts raw bytes read (for the progress bar).
+/// Shows raw bytes as they are read (progress bar, content hash).
 struct Counting<R, F> {
     inner: R,
     on_read: F,
 }
 
-impl<R: Read, F: Fn(u64)> Read for Counting<R, F> {
+impl<R: Read, F: FnMut(&[u8])> Read for Counting<R, F> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        (self.on_read)(n as u64);
+        (self.on_read)(&buf[..n]);
         Ok(n)
     }
 }

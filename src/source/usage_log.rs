@@ -1,14 +1,16 @@
 //! The generic request log (docs/formats/usage-log.md), CSV or JSON Lines → canonical
 //! usage rows. Rows without a cost are priced from their tokens.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::Result;
 use xxhash_rust::xxh3::Xxh3;
 
-use super::{FieldError, ReadOptions, Records, Rejected, Sink};
+use super::{
+    FieldError, ParseCounts, ReadOptions, Rejected, RowParser, Sink, TagCache, TextRecord,
+};
 use crate::error::{InputError, Place};
 use crate::model::{normalize_provider, tag_value_text, tags_json, Currency, Row};
 use crate::money::parse_formatted;
@@ -57,7 +59,7 @@ struct State<'a> {
     opts: &'a ReadOptions<'a>,
     priced: u64,
     formatted: u64,
-    tag_cache: HashMap<String, String>,
+    tag_cache: TagCache,
     key: String,
 }
 
@@ -67,36 +69,45 @@ impl<'a> State<'a> {
             opts,
             priced: 0,
             formatted: 0,
-            tag_cache: HashMap::new(),
+            tag_cache: TagCache::default(),
             key: String::new(),
         }
     }
 }
 
-pub fn read_csv(
+/// The column layout of a CSV usage log.
+struct Layout {
+    idx: [Option<usize>; 14],
+    tags_col: Option<usize>,
+    tag_cols: Vec<(String, usize)>,
+}
+
+/// The usage-log row parser for a CSV file with these headers.
+pub fn csv_parser<'a>(
     path: &Path,
-    records: &mut dyn Records,
-    opts: &ReadOptions,
-    sink: &mut dyn Sink,
-) -> Result<()> {
-    let headers: Vec<String> = records.headers().to_vec();
-    let mut idx: [Option<usize>; 14] = [None; 14];
-    let mut tags_col = None;
-    let mut tag_cols: Vec<(String, usize)> = Vec::new();
+    headers: &[String],
+    opts: &'a ReadOptions<'a>,
+    notes: &mut Vec<String>,
+) -> Result<UsageParser<'a>> {
+    let mut layout = Layout {
+        idx: [None; 14],
+        tags_col: None,
+        tag_cols: Vec::new(),
+    };
     let mut unknown = Vec::new();
     for (i, h) in headers.iter().enumerate() {
-        let lower = h.trim().to_ascii_lowercase();
+        let lower = h.trim_ascii().to_ascii_lowercase();
         if let Some(k) = NAMES.iter().position(|n| *n == lower) {
-            idx[k] = Some(i);
+            layout.idx[k] = Some(i);
         } else if lower == "tags" {
-            tags_col = Some(i);
-        } else if let Some(key) = h.trim().strip_prefix("tag:") {
-            tag_cols.push((key.to_string(), i));
-        } else if !h.trim().is_empty() {
+            layout.tags_col = Some(i);
+        } else if let Some(key) = h.trim_ascii().strip_prefix("tag:") {
+            layout.tag_cols.push((key.to_string(), i));
+        } else if !h.trim_ascii().is_empty() {
             unknown.push(h.clone());
         }
     }
-    if idx[TIMESTAMP].is_none() {
+    if layout.idx[TIMESTAMP].is_none() {
         return Err(InputError::new(
             path,
             Place::line(1),
@@ -109,63 +120,65 @@ pub fn read_csv(
         .into());
     }
     if !unknown.is_empty() {
-        sink.note(format!(
+        notes.push(format!(
             "columns ignored (not usage-log columns): {}",
             unknown.join(", ")
         ));
     }
-    let mut st = State::new(opts);
-    let mut row = Row::default();
-    let delimiter = records.delimiter();
-    while let Some(next) = records.next_record()? {
-        let (line, rec) = match next {
-            Ok(r) => r,
-            Err(rej) => {
-                sink.reject(rej)?;
-                continue;
-            }
+    Ok(UsageParser {
+        layout: std::sync::Arc::new(layout),
+        st: State::new(opts),
+    })
+}
+
+/// Parses usage-log CSV records; one per worker thread.
+pub struct UsageParser<'a> {
+    layout: std::sync::Arc<Layout>,
+    st: State<'a>,
+}
+
+impl<'a> RowParser<'a> for UsageParser<'a> {
+    fn parse(&mut self, rec: &TextRecord, row: &mut Row) -> Result<(), FieldError> {
+        let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).filter(|v| !is_blank(v));
+        let f = Fields {
+            v: self.layout.idx.map(get),
         };
-        let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).filter(|v| !v.trim().is_empty());
-        let f = Fields { v: idx.map(get) };
-        row.clear();
-        let result = csv_tags(&mut st, get(tags_col), &tag_cols, rec).and_then(|t| {
-            row.tags.push_str(&t);
-            build(&f, &mut st, &mut row)
-        });
-        match result {
-            Ok(()) => sink.row(&mut row, line)?,
-            Err(e) => sink.reject(e.into_rejected(line, super::join_record(rec, delimiter)))?,
+        csv_tags(
+            &mut self.st,
+            get(self.layout.tags_col),
+            &self.layout.tag_cols,
+            rec,
+            &mut row.tags,
+        )?;
+        build(&f, &mut self.st, row)
+    }
+
+    fn fork(&self) -> Box<dyn RowParser<'a> + 'a> {
+        Box::new(UsageParser {
+            layout: self.layout.clone(),
+            st: State::new(self.st.opts),
+        })
+    }
+
+    fn counts(&self) -> ParseCounts {
+        ParseCounts {
+            priced: self.st.priced,
+            formatted: self.st.formatted,
         }
     }
-    note_priced(&st, sink);
-    Ok(())
 }
 
-fn note_priced(st: &State, sink: &mut dyn Sink) {
-    if st.formatted > 0 {
-        sink.note(format!(
-            "{} cost(s) were written with a currency symbol or thousands separators and were read as plain numbers",
-            st.formatted
-        ));
-    }
-    if st.priced > 0 {
-        sink.note(format!(
-            "{} rows had no cost and were priced from their tokens with {} (cost_is_estimate)",
-            st.priced,
-            st.opts.prices.source()
-        ));
-    }
-}
-
-/// Canonical tags of a CSV row: the `tags` JSON cell merged with `tag:` columns (which win).
+/// Canonical tags of a CSV row, appended to `out`: the `tags` JSON cell merged with
+/// `tag:` columns (which win). Distinct tag sets are few, so they are cached.
 fn csv_tags(
     st: &mut State,
     json: Option<&str>,
     tag_cols: &[(String, usize)],
-    rec: &csv::StringRecord,
-) -> Result<String, FieldError> {
+    rec: &TextRecord,
+    out: &mut String,
+) -> Result<(), FieldError> {
     if json.is_none() && tag_cols.is_empty() {
-        return Ok(String::new());
+        return Ok(());
     }
     st.key.clear();
     st.key.push_str(json.unwrap_or(""));
@@ -174,7 +187,8 @@ fn csv_tags(
         st.key.push_str(rec.get(*i).unwrap_or(""));
     }
     if let Some(t) = st.tag_cache.get(&st.key) {
-        return Ok(t.clone());
+        out.push_str(t);
+        return Ok(());
     }
     let mut map = match json {
         Some(j) => crate::model::parse_tags_object(j).map_err(|reason| {
@@ -184,16 +198,17 @@ fn csv_tags(
         None => BTreeMap::new(),
     };
     for (k, i) in tag_cols {
-        let v = rec.get(*i).unwrap_or("").trim();
+        let v = rec.get(*i).unwrap_or("").trim_ascii();
         if !v.is_empty() {
             map.insert(k.clone(), v.to_string());
         }
     }
     let canon = tags_json(&map);
+    out.push_str(&canon);
     if st.tag_cache.len() < 100_000 {
-        st.tag_cache.insert(st.key.clone(), canon.clone());
+        st.tag_cache.insert(st.key.clone(), canon);
     }
-    Ok(canon)
+    Ok(())
 }
 
 pub fn read_jsonl(
@@ -216,7 +231,7 @@ pub fn read_jsonl(
             break;
         }
         n += 1;
-        let text = line.trim();
+        let text = line.trim_ascii();
         if text.is_empty() {
             continue;
         }
@@ -244,11 +259,19 @@ pub fn read_jsonl(
         };
         row.clear();
         match json_row(&obj, &mut st, &mut row) {
-            Ok(()) => sink.row(&mut row, n)?,
+            Ok(()) => sink.row(&row, n)?,
             Err(e) => sink.reject(e.into_rejected(n, text.to_string()))?,
         }
     }
-    note_priced(&st, sink);
+    for n in super::closing_notes(
+        ParseCounts {
+            priced: st.priced,
+            formatted: st.formatted,
+        },
+        st.opts,
+    ) {
+        sink.note(n);
+    }
     Ok(())
 }
 
@@ -261,7 +284,7 @@ fn json_row(
     for (k, name) in NAMES.iter().enumerate() {
         match obj.get(*name) {
             None | Some(serde_json::Value::Null) => {}
-            Some(serde_json::Value::String(s)) if s.trim().is_empty() => {}
+            Some(serde_json::Value::String(s)) if s.trim_ascii().is_empty() => {}
             Some(v) => match tag_value_text(v) {
                 Some(t) => texts[k] = Some(t),
                 None => {
@@ -314,7 +337,7 @@ fn json_row(
 
 fn int(f: &Fields, k: usize) -> Result<Option<i64>, FieldError> {
     let Some(v) = f.v[k] else { return Ok(None) };
-    let t = v.trim();
+    let t = v.trim_ascii();
     let t = t.strip_suffix(".0").unwrap_or(t);
     match t.parse::<i64>() {
         Ok(n) if n >= 0 => Ok(Some(n)),
@@ -342,7 +365,7 @@ fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
         FieldError::new(
             "timestamp",
             Some(ts_text),
-            format!("cannot read the timestamp \"{}\"", ts_text.trim()),
+            format!("cannot read the timestamp \"{}\"", ts_text.trim_ascii()),
         )
         .fix("use RFC 3339 (2026-10-03T14:05:09Z), or date and time without zone for UTC")
     })?;
@@ -376,7 +399,7 @@ fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
         }
     }
     if let Some(m) = f.v[MODEL] {
-        row.model.push_str(m.trim());
+        row.model.push_str(m.trim_ascii());
     }
     if let Some(p) = f.v[PROVIDER] {
         normalize_provider(p, &mut row.provider);
@@ -389,7 +412,7 @@ fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
         (PROJECT_ID, &mut row.project_id),
     ] {
         if let Some(v) = f.v[k] {
-            dst.push_str(v.trim());
+            dst.push_str(v.trim_ascii());
         }
     }
     let currency = match f.v[CURRENCY] {
@@ -397,7 +420,7 @@ fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
             FieldError::new(
                 "currency",
                 Some(c),
-                format!("\"{}\" is not an ISO 4217 currency code", c.trim()),
+                format!("\"{}\" is not an ISO 4217 currency code", c.trim_ascii()),
             )
             .fix("use a three-letter code such as USD or EUR")
         })?),
@@ -410,7 +433,7 @@ fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
                 FieldError::new(
                     "cost",
                     Some(c),
-                    format!("\"{}\" is {}", c.trim(), e.explain()),
+                    format!("\"{}\" is {}", c.trim_ascii(), e.explain()),
                 )
             })?;
             st.formatted += lenient as u64;
@@ -492,4 +515,9 @@ fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
     }
     row.record_id = h.digest128();
     Ok(())
+}
+
+/// Empty or only blanks; stops at the first other byte (the usual case).
+fn is_blank(v: &str) -> bool {
+    v.bytes().all(|b| b.is_ascii_whitespace())
 }

@@ -40,6 +40,9 @@ pub struct Batch {
     pub source_path: String,
     /// xxh3-128 of the file's bytes, hex: the same content is never ingested twice.
     pub content_hash: String,
+    /// The file's size in bytes (a file of another size cannot be the same content, so
+    /// only same-size files are hashed before they are read).
+    pub source_bytes: u64,
     /// Source format (`focus`, `usage-log`).
     pub format: String,
     /// `bill` or `usage`.

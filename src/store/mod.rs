@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use polars::prelude::{
-    BooleanChunked, DataFrame, NewChunkedArray, ParquetCompression, ParquetReader, ParquetWriter,
-    SerReader, StatisticsOptions,
+    BooleanChunked, DataFrame, NewChunkedArray, ParquetReader, ParquetWriter, SerReader,
+    StatisticsOptions,
 };
 
 pub use manifest::{Batch, DataFile, Manifest};
@@ -377,8 +377,8 @@ fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
     }
     let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     ParquetWriter::new(std::io::BufWriter::new(&f))
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::full())
+        .with_compression(writer::compression())
+        .with_statistics(StatisticsOptions::default())
         .finish(df)
         .with_context(|| format!("cannot write {} (disk full?)", path.display()))?;
     f.sync_all()?;

@@ -27,6 +27,11 @@ const CHUNK: usize = 131_072;
 /// At most this many rows wait in builders before the largest is flushed.
 const MAX_BUFFERED: usize = 4 * CHUNK;
 
+/// Compression of data files: see docs/store.md.
+pub fn compression() -> ParquetCompression {
+    ParquetCompression::Zstd(polars_parquet::write::ZstdLevel::try_new(1).ok())
+}
+
 /// Precision and scale of every money column: DECIMAL(38, 18).
 pub const MONEY_PRECISION: usize = 38;
 
@@ -271,11 +276,137 @@ impl Builders {
 /// A record id as 32 lowercase hex digits.
 pub fn hex_id(id: u128, buf: &mut [u8; 32]) -> &str {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b = HEX[((id >> (124 - 4 * i)) & 0xf) as usize];
+    for (i, byte) in id.to_be_bytes().iter().enumerate() {
+        buf[2 * i] = HEX[(byte >> 4) as usize];
+        buf[2 * i + 1] = HEX[(byte & 0xf) as usize];
     }
     // Only ASCII hex digits were written.
     std::str::from_utf8(buf).unwrap_or_default()
+}
+
+/// Makes record ids unique where rows of one batch share an identity: the n-th repeat
+/// (n ≥ 1, in the order of the staged files and their rows) gets xxh3-128(id ‖ n).
+/// `repeated` holds the low 64 bits of the ids that occur more than once. Rewrites only
+/// the files that hold such rows; returns how many rows got a new id and, for the message,
+/// a few of their request ids (or record ids).
+pub fn disambiguate(
+    staging_dir: &Path,
+    staged: &[StagedFile],
+    repeated: &std::collections::HashSet<u64>,
+) -> Result<(u64, Vec<String>)> {
+    use polars::prelude::{NamedFrom, ParquetReader, SerReader, Series};
+    let mut seen: HashMap<u128, u32> = HashMap::new();
+    let mut changed = 0u64;
+    let mut examples = Vec::new();
+    for s in staged {
+        let path = staging_dir.join(&s.rel_path);
+        let f = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let mut df = ParquetReader::new(f).finish()?;
+        let ids = df.column("record_id")?.str()?.clone();
+        let reqs = df.column("request_id")?.str()?.clone();
+        let mut out: Vec<String> = Vec::with_capacity(ids.len());
+        let mut touched = false;
+        let mut hex = [0u8; 32];
+        for (i, v) in ids.iter().enumerate() {
+            let v = v.unwrap_or("");
+            let id = u128::from_str_radix(v, 16).unwrap_or(0);
+            if !repeated.contains(&(id as u64)) {
+                out.push(v.to_string());
+                continue;
+            }
+            let n = seen.entry(id).or_insert(0);
+            if *n > 0 {
+                let mut h = xxhash_rust::xxh3::Xxh3::new();
+                h.update(&id.to_le_bytes());
+                h.update(&n.to_le_bytes());
+                out.push(hex_id(h.digest128(), &mut hex).to_string());
+                touched = true;
+                changed += 1;
+                if examples.len() < 5 {
+                    examples.push(reqs.get(i).unwrap_or(v).to_string());
+                }
+            } else {
+                out.push(v.to_string());
+            }
+            *n += 1;
+        }
+        if touched {
+            df.replace(
+                "record_id",
+                Series::new("record_id".into(), out).into_column(),
+            )?;
+            let f = File::create(&path)
+                .with_context(|| format!("cannot rewrite {}", path.display()))?;
+            ParquetWriter::new(BufWriter::new(&f))
+                .with_compression(compression())
+                .with_statistics(StatisticsOptions::default())
+                .finish(&mut df)
+                .with_context(|| format!("cannot write {} (disk full?)", path.display()))?;
+            f.sync_all()?;
+        }
+    }
+    Ok((changed, examples))
+}
+
+/// A chunk of rows of one month, as columns ready to be written.
+pub struct Frame {
+    pub month: Month,
+    df: DataFrame,
+}
+
+/// Column builders per month for one chunk of rows (a worker's batch).
+#[derive(Default)]
+pub struct MonthBuilders {
+    parts: HashMap<Month, Builders>,
+    last_day: Option<(i64, Month)>,
+    capacity: usize,
+}
+
+impl MonthBuilders {
+    /// `capacity`: the rows expected (most go to one month).
+    pub fn new(capacity: usize) -> MonthBuilders {
+        MonthBuilders {
+            capacity,
+            ..MonthBuilders::default()
+        }
+    }
+
+    pub fn push(&mut self, row: &Row) {
+        let day = row
+            .charge_start
+            .div_euclid(crate::timeparse::MICROS_PER_DAY);
+        let month = match self.last_day {
+            Some((d, m)) if d == day => m,
+            _ => {
+                let m = Month::of_micros(row.charge_start);
+                self.last_day = Some((day, m));
+                m
+            }
+        };
+        let cap = if self.parts.is_empty() {
+            self.capacity
+        } else {
+            1024
+        };
+        self.parts
+            .entry(month)
+            .or_insert_with(|| Builders::new(cap))
+            .push(row);
+    }
+
+    pub fn finish(self, batch_id: &str, format: SourceFormat) -> Result<Vec<Frame>> {
+        let mut parts: Vec<(Month, Builders)> = self.parts.into_iter().collect();
+        parts.sort_by_key(|(m, _)| *m);
+        parts
+            .into_iter()
+            .map(|(month, b)| {
+                Ok(Frame {
+                    month,
+                    df: b.finish(batch_id, format)?,
+                })
+            })
+            .collect()
+    }
 }
 
 /// A data file written to staging, before commit.
@@ -297,6 +428,8 @@ pub struct BatchWriter {
     format: SourceFormat,
     parts: HashMap<Month, Builders>,
     buffered: usize,
+    /// The last row's day and month: most rows share them.
+    last_day: Option<(i64, Month)>,
     tx: Option<SyncSender<Msg>>,
     handle: Option<JoinHandle<Result<Vec<StagedFile>>>>,
 }
@@ -331,9 +464,12 @@ impl BatchWriter {
                         }
                         let f = File::create(&full)
                             .with_context(|| format!("cannot create {}", full.display()))?;
+                        // Columns are encoded on this thread: the parse workers already
+                        // keep the other cores busy, and a second pool only adds contention.
                         let w = ParquetWriter::new(BufWriter::with_capacity(1 << 20, f))
-                            .with_compression(ParquetCompression::Zstd(None))
-                            .with_statistics(StatisticsOptions::full())
+                            .with_compression(compression())
+                            .with_statistics(StatisticsOptions::default())
+                            .set_parallel(false)
                             .batched(&schema)?;
                         let staged = StagedFile {
                             rel_path: rel,
@@ -365,13 +501,24 @@ impl BatchWriter {
             format,
             parts: HashMap::new(),
             buffered: 0,
+            last_day: None,
             tx: Some(tx),
             handle: Some(handle),
         })
     }
 
     pub fn push(&mut self, row: &Row) -> Result<()> {
-        let month = Month::of_micros(row.charge_start);
+        let day = row
+            .charge_start
+            .div_euclid(crate::timeparse::MICROS_PER_DAY);
+        let month = match self.last_day {
+            Some((d, m)) if d == day => m,
+            _ => {
+                let m = Month::of_micros(row.charge_start);
+                self.last_day = Some((day, m));
+                m
+            }
+        };
         let b = self
             .parts
             .entry(month)
@@ -393,12 +540,21 @@ impl BatchWriter {
         Ok(())
     }
 
+    /// Writes a chunk built elsewhere (by a worker thread).
+    pub fn push_frame(&mut self, frame: Frame) -> Result<()> {
+        self.send(frame.month, frame.df)
+    }
+
     fn flush(&mut self, month: Month) -> Result<()> {
         let Some(b) = self.parts.remove(&month) else {
             return Ok(());
         };
         self.buffered -= b.len;
         let df = b.finish(&self.batch_id, self.format)?;
+        self.send(month, df)
+    }
+
+    fn send(&mut self, month: Month, df: DataFrame) -> Result<()> {
         let sent = self
             .tx
             .as_ref()
