@@ -41,11 +41,21 @@ impl Fingerprints {
     const CHUNK: usize = 1 << 20;
 
     fn push(&mut self, fp: u64) {
-        self.current.push(fp);
-        if self.current.len() == Self::CHUNK {
-            let mut full = std::mem::replace(&mut self.current, Vec::with_capacity(Self::CHUNK));
-            full.sort_unstable();
-            self.sorted.push(full);
+        self.extend(&[fp]);
+    }
+
+    fn extend(&mut self, mut fps: &[u64]) {
+        while !fps.is_empty() {
+            let room = Self::CHUNK - self.current.len();
+            let (now, later) = fps.split_at(room.min(fps.len()));
+            self.current.extend_from_slice(now);
+            fps = later;
+            if self.current.len() == Self::CHUNK {
+                let mut full =
+                    std::mem::replace(&mut self.current, Vec::with_capacity(Self::CHUNK));
+                full.sort_unstable();
+                self.sorted.push(full);
+            }
         }
     }
 
@@ -138,9 +148,7 @@ impl Sink for IngestSink<'_> {
         self.stats
             .merge(chunk.stats)
             .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))?;
-        for fp in chunk.fps {
-            self.fps.push(fp);
-        }
+        self.fps.extend(&chunk.fps);
         for r in chunk.rejects {
             self.handle_reject(r)?;
         }
@@ -425,6 +433,9 @@ fn ingest_file(
         cleanup(&store, &mut sink);
         return Err(e);
     }
+    sink.stats
+        .settle()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let stats = &sink.stats;
     if !sink.errors.is_empty() && !args.skip_invalid {
         let mut msg = input_error(path, &sink.errors[0]).to_string();
@@ -509,6 +520,8 @@ fn ingest_file(
             None,
         ));
     };
+    // Find repeated identities while the writer thread finishes its last chunks.
+    let repeats = std::mem::take(&mut sink.fps).repeated();
     let staged = match writer {
         Some(w) => w.finish(),
         None => Ok(Vec::new()),
@@ -522,7 +535,6 @@ fn ingest_file(
     };
     // Rows of this file with the same identity are all kept: the later ones get their
     // occurrence number mixed into the id (rare, so only then are files rewritten).
-    let repeats = std::mem::take(&mut sink.fps).repeated();
     if !repeats.is_empty() {
         let staging = store.staging_dir(&batch_id)?;
         let (n, examples) = match disambiguate(&staging, &staged, &repeats) {
@@ -606,11 +618,9 @@ fn report_repeats(ctx: &Context, path: &Path, format: SourceFormat, n: u64, exam
 }
 
 fn unchanged_result(path: &Path, b: &Batch) -> FileResult {
-    let mut stats = ReadStats {
-        rows: b.rows,
-        rejected: b.rows_rejected,
-        ..ReadStats::default()
-    };
+    let mut stats = ReadStats::default();
+    stats.rows = b.rows;
+    stats.rejected = b.rows_rejected;
     for (c, t) in &b.totals {
         if let (Some(c), Ok(m)) = (Currency::parse(c), Money::parse(t)) {
             stats.totals.insert(c, m);

@@ -131,17 +131,27 @@ pub struct ReadStats {
     pub max_ts: Option<i64>,
     pub billing_periods: BTreeSet<Month>,
     pub rejected: u64,
+    /// (currency, rows, total) as rows come in; [`ReadStats::settle`] folds them in.
+    per_currency: Vec<(Currency, u64, Money)>,
 }
 
 impl ReadStats {
     pub fn add(&mut self, row: &Row) -> Result<()> {
         self.rows += 1;
         let cur = row.currency.unwrap_or(Currency::USD);
-        *self.rows_by_currency.entry(cur).or_default() += 1;
-        let t = self.totals.entry(cur).or_default();
-        *t = t
-            .checked_add(row.cost)
-            .ok_or_else(|| anyhow::anyhow!("the file's total in {cur} overflows"))?;
+        // Files hold one currency or a few: a short list beats two map lookups a row.
+        let i = match self.per_currency.iter().position(|(c, _, _)| *c == cur) {
+            Some(i) => i,
+            None => {
+                self.per_currency.push((cur, 0, Money::ZERO));
+                self.per_currency.len() - 1
+            }
+        };
+        let e = &mut self.per_currency[i];
+        e.1 += 1;
+        e.2 =
+            e.2.checked_add(row.cost)
+                .ok_or_else(|| anyhow::anyhow!("the file's total in {cur} overflows"))?;
         self.min_ts = Some(
             self.min_ts
                 .map_or(row.charge_start, |m| m.min(row.charge_start)),
@@ -156,7 +166,21 @@ impl ReadStats {
         Ok(())
     }
 
-    pub fn merge(&mut self, o: ReadStats) -> Result<()> {
+    /// Folds the per-row accumulators into the per-currency maps.
+    pub fn settle(&mut self) -> Result<()> {
+        for (c, n, m) in std::mem::take(&mut self.per_currency) {
+            *self.rows_by_currency.entry(c).or_default() += n;
+            let t = self.totals.entry(c).or_default();
+            *t = t
+                .checked_add(m)
+                .ok_or_else(|| anyhow::anyhow!("the file's total in {c} overflows"))?;
+        }
+        Ok(())
+    }
+
+    pub fn merge(&mut self, mut o: ReadStats) -> Result<()> {
+        o.settle()?;
+        self.settle()?;
         self.rows += o.rows;
         self.rejected += o.rejected;
         for (c, n) in o.rows_by_currency {

@@ -13,8 +13,9 @@ use std::thread::JoinHandle;
 use anyhow::{Context as _, Result};
 use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::{
-    BooleanChunkedBuilder, ChunkFull, ChunkedBuilder, DataFrame, DataType, Field, Int128Type,
-    Int64Type, IntoColumn, ParquetCompression, ParquetWriter, PrimitiveChunkedBuilder, Schema,
+    BooleanChunkedBuilder, ChunkFull, ChunkFullNull, ChunkedArray, ChunkedBuilder, Column,
+    DataFrame, DataType, Field, Int128Chunked, Int128Type, Int64Type, IntoColumn,
+    ParquetCompression, ParquetWriter, PolarsNumericType, PrimitiveChunkedBuilder, Schema,
     StatisticsOptions, StringChunked, StringChunkedBuilder, TimeUnit, TimeZone,
 };
 
@@ -88,71 +89,153 @@ type StrB = StringChunkedBuilder;
 type I64B = PrimitiveChunkedBuilder<Int64Type>;
 type I128B = PrimitiveChunkedBuilder<Int128Type>;
 
+/// A nullable string column that costs nothing until its first value: many canonical
+/// columns are null for a whole source (bill fields on request logs and the reverse).
+struct LazyStr {
+    name: &'static str,
+    cap: usize,
+    nulls: usize,
+    b: Option<StrB>,
+}
+
+impl LazyStr {
+    fn new(name: &'static str, cap: usize) -> LazyStr {
+        LazyStr {
+            name,
+            cap,
+            nulls: 0,
+            b: None,
+        }
+    }
+
+    /// Empty is null.
+    #[inline]
+    fn push(&mut self, v: &str) {
+        match (&mut self.b, v.is_empty()) {
+            (Some(b), true) => b.append_null(),
+            (None, true) => self.nulls += 1,
+            (Some(b), false) => b.append_value(v),
+            (None, false) => {
+                let mut b = StrB::new(self.name.into(), self.cap.max(self.nulls + 1));
+                for _ in 0..self.nulls {
+                    b.append_null();
+                }
+                b.append_value(v);
+                self.b = Some(b);
+            }
+        }
+    }
+
+    fn finish(self, len: usize) -> Column {
+        match self.b {
+            Some(b) => b.finish().into_column(),
+            None => StringChunked::full_null(self.name.into(), len).into_column(),
+        }
+    }
+}
+
+/// A nullable primitive column, likewise free until its first value.
+struct LazyPrim<T: PolarsNumericType> {
+    name: &'static str,
+    cap: usize,
+    nulls: usize,
+    b: Option<PrimitiveChunkedBuilder<T>>,
+}
+
+impl<T: PolarsNumericType> LazyPrim<T> {
+    fn new(name: &'static str, cap: usize) -> Self {
+        LazyPrim {
+            name,
+            cap,
+            nulls: 0,
+            b: None,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, v: Option<T::Native>) {
+        match (&mut self.b, v) {
+            (Some(b), v) => b.append_option(v),
+            (None, None) => self.nulls += 1,
+            (None, Some(v)) => {
+                let mut b = PrimitiveChunkedBuilder::<T>::new(
+                    self.name.into(),
+                    self.cap.max(self.nulls + 1),
+                );
+                for _ in 0..self.nulls {
+                    b.append_null();
+                }
+                b.append_value(v);
+                self.b = Some(b);
+            }
+        }
+    }
+
+    fn finish(self, len: usize) -> ChunkedArray<T> {
+        match self.b {
+            Some(b) => b.finish(),
+            None => ChunkedArray::<T>::full_null(self.name.into(), len),
+        }
+    }
+}
+
 /// Column builders for one chunk of rows.
 struct Builders {
     len: usize,
     record_id: StrB,
-    provider: StrB,
+    provider: LazyStr,
     charge_start: I64B,
     charge_end: I64B,
-    billing_period: StrB,
+    billing_period: LazyStr,
     charge_category: StrB,
-    service: StrB,
-    sku: StrB,
-    description: StrB,
-    model: StrB,
+    service: LazyStr,
+    sku: LazyStr,
+    description: LazyStr,
+    model: LazyStr,
     cost: I128B,
-    effective_cost: I128B,
-    list_cost: I128B,
+    effective_cost: LazyPrim<Int128Type>,
+    list_cost: LazyPrim<Int128Type>,
     currency: StrB,
     cost_is_estimate: BooleanChunkedBuilder,
-    input_tokens: I64B,
-    cached_input_tokens: I64B,
-    cache_write_tokens: I64B,
-    output_tokens: I64B,
-    requests: I64B,
-    billing_account: StrB,
-    sub_account: StrB,
-    project_id: StrB,
-    workspace_id: StrB,
-    api_key_id: StrB,
-    resource_id: StrB,
-    region: StrB,
-    session_id: StrB,
-    request_id: StrB,
-    user_id: StrB,
-    tags: StrB,
-}
-
-fn opt_str(b: &mut StrB, s: &str) {
-    if s.is_empty() {
-        b.append_null();
-    } else {
-        b.append_value(s);
-    }
+    input_tokens: LazyPrim<Int64Type>,
+    cached_input_tokens: LazyPrim<Int64Type>,
+    cache_write_tokens: LazyPrim<Int64Type>,
+    output_tokens: LazyPrim<Int64Type>,
+    requests: LazyPrim<Int64Type>,
+    billing_account: LazyStr,
+    sub_account: LazyStr,
+    project_id: LazyStr,
+    workspace_id: LazyStr,
+    api_key_id: LazyStr,
+    resource_id: LazyStr,
+    region: LazyStr,
+    session_id: LazyStr,
+    request_id: LazyStr,
+    user_id: LazyStr,
+    tags: LazyStr,
 }
 
 impl Builders {
     fn new(cap: usize) -> Builders {
-        let s = |n: &str| StrB::new(n.into(), cap);
-        let i = |n: &str| I64B::new(n.into(), cap);
-        let m = |n: &str| I128B::new(n.into(), cap);
+        let s = |n: &'static str| LazyStr::new(n, cap);
+        let i = |n: &'static str| LazyPrim::<Int64Type>::new(n, cap);
+        let m = |n: &'static str| LazyPrim::<Int128Type>::new(n, cap);
         Builders {
             len: 0,
-            record_id: s("record_id"),
+            record_id: StrB::new("record_id".into(), cap),
             provider: s("provider"),
-            charge_start: i("charge_start"),
-            charge_end: i("charge_end"),
+            charge_start: I64B::new("charge_start".into(), cap),
+            charge_end: I64B::new("charge_end".into(), cap),
             billing_period: s("billing_period"),
-            charge_category: s("charge_category"),
+            charge_category: StrB::new("charge_category".into(), cap),
             service: s("service"),
             sku: s("sku"),
             description: s("description"),
             model: s("model"),
-            cost: m("cost"),
+            cost: I128B::new("cost".into(), cap),
             effective_cost: m("effective_cost"),
             list_cost: m("list_cost"),
-            currency: s("currency"),
+            currency: StrB::new("currency".into(), cap),
             cost_is_estimate: BooleanChunkedBuilder::new("cost_is_estimate".into(), cap),
             input_tokens: i("input_tokens"),
             cached_input_tokens: i("cached_input_tokens"),
@@ -177,45 +260,43 @@ impl Builders {
         self.len += 1;
         let mut hex = [0u8; 32];
         self.record_id.append_value(hex_id(r.record_id, &mut hex));
-        opt_str(&mut self.provider, &r.provider);
+        self.provider.push(&r.provider);
         self.charge_start.append_value(r.charge_start);
         self.charge_end.append_value(r.charge_end);
         match r.billing_period {
-            Some(m) => self.billing_period.append_value(m.to_string()),
-            None => self.billing_period.append_null(),
+            Some(m) => self.billing_period.push(&m.to_string()),
+            None => self.billing_period.push(""),
         }
         self.charge_category
             .append_value(r.charge_category.as_str());
-        opt_str(&mut self.service, &r.service);
-        opt_str(&mut self.sku, &r.sku);
-        opt_str(&mut self.description, &r.description);
-        opt_str(&mut self.model, &r.model);
+        self.service.push(&r.service);
+        self.sku.push(&r.sku);
+        self.description.push(&r.description);
+        self.model.push(&r.model);
         self.cost.append_value(r.cost.0);
-        self.effective_cost
-            .append_option(r.effective_cost.map(|m| m.0));
-        self.list_cost.append_option(r.list_cost.map(|m| m.0));
+        self.effective_cost.push(r.effective_cost.map(|m| m.0));
+        self.list_cost.push(r.list_cost.map(|m| m.0));
         match &r.currency {
             Some(c) => self.currency.append_value(c.as_str()),
             None => self.currency.append_null(),
         }
         self.cost_is_estimate.append_value(r.cost_is_estimate);
-        self.input_tokens.append_option(r.input_tokens);
-        self.cached_input_tokens
-            .append_option(r.cached_input_tokens);
-        self.cache_write_tokens.append_option(r.cache_write_tokens);
-        self.output_tokens.append_option(r.output_tokens);
-        self.requests.append_option(r.requests);
-        opt_str(&mut self.billing_account, &r.billing_account);
-        opt_str(&mut self.sub_account, &r.sub_account);
-        opt_str(&mut self.project_id, &r.project_id);
-        opt_str(&mut self.workspace_id, &r.workspace_id);
-        opt_str(&mut self.api_key_id, &r.api_key_id);
-        opt_str(&mut self.resource_id, &r.resource_id);
-        opt_str(&mut self.region, &r.region);
-        opt_str(&mut self.session_id, &r.session_id);
-        opt_str(&mut self.request_id, &r.request_id);
-        opt_str(&mut self.user_id, &r.user_id);
-        opt_str(&mut self.tags, &r.tags);
+        self.input_tokens.push(r.input_tokens);
+        self.cached_input_tokens.push(r.cached_input_tokens);
+        self.cache_write_tokens.push(r.cache_write_tokens);
+        self.output_tokens.push(r.output_tokens);
+        self.requests.push(r.requests);
+        self.billing_account.push(&r.billing_account);
+        self.sub_account.push(&r.sub_account);
+        self.project_id.push(&r.project_id);
+        self.workspace_id.push(&r.workspace_id);
+        self.api_key_id.push(&r.api_key_id);
+        self.resource_id.push(&r.resource_id);
+        self.region.push(&r.region);
+        self.session_id.push(&r.session_id);
+        self.request_id.push(&r.request_id);
+        self.user_id.push(&r.user_id);
+        self.tags.push(&r.tags);
     }
 
     fn finish(self, batch_id: &str, format: SourceFormat) -> Result<DataFrame> {
@@ -225,49 +306,47 @@ impl Builders {
                 .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
                 .into_column()
         };
-        let money = |b: I128B| {
-            b.finish()
-                .into_decimal_unchecked(MONEY_PRECISION, SCALE as usize)
+        let money = |ca: Int128Chunked| {
+            ca.into_decimal_unchecked(MONEY_PRECISION, SCALE as usize)
                 .into_column()
         };
-        let s = |b: StrB| b.finish().into_column();
-        let i = |b: I64B| b.finish().into_column();
+        let i = |b: LazyPrim<Int64Type>| b.finish(n).into_column();
         let full = |name: &str, v: &str| StringChunked::full(name.into(), v, n).into_column();
         let cols = vec![
-            s(self.record_id),
+            self.record_id.finish().into_column(),
             full("batch_id", batch_id),
             full("source_format", format.as_str()),
             full("kind", format.kind().as_str()),
-            s(self.provider),
+            self.provider.finish(n),
             ts(self.charge_start),
             ts(self.charge_end),
-            s(self.billing_period),
-            s(self.charge_category),
-            s(self.service),
-            s(self.sku),
-            s(self.description),
-            s(self.model),
-            money(self.cost),
-            money(self.effective_cost),
-            money(self.list_cost),
-            s(self.currency),
+            self.billing_period.finish(n),
+            self.charge_category.finish().into_column(),
+            self.service.finish(n),
+            self.sku.finish(n),
+            self.description.finish(n),
+            self.model.finish(n),
+            money(self.cost.finish()),
+            money(self.effective_cost.finish(n)),
+            money(self.list_cost.finish(n)),
+            self.currency.finish().into_column(),
             self.cost_is_estimate.finish().into_column(),
             i(self.input_tokens),
             i(self.cached_input_tokens),
             i(self.cache_write_tokens),
             i(self.output_tokens),
             i(self.requests),
-            s(self.billing_account),
-            s(self.sub_account),
-            s(self.project_id),
-            s(self.workspace_id),
-            s(self.api_key_id),
-            s(self.resource_id),
-            s(self.region),
-            s(self.session_id),
-            s(self.request_id),
-            s(self.user_id),
-            s(self.tags),
+            self.billing_account.finish(n),
+            self.sub_account.finish(n),
+            self.project_id.finish(n),
+            self.workspace_id.finish(n),
+            self.api_key_id.finish(n),
+            self.resource_id.finish(n),
+            self.region.finish(n),
+            self.session_id.finish(n),
+            self.request_id.finish(n),
+            self.user_id.finish(n),
+            self.tags.finish(n),
         ];
         Ok(DataFrame::new(n, cols)?)
     }
