@@ -6,7 +6,7 @@ use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::Result;
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::xxh3_128;
 
 use super::{
     FieldError, ParseCounts, ReadOptions, Rejected, RowParser, Sink, TagCache, TextRecord,
@@ -61,6 +61,7 @@ struct State<'a> {
     formatted: u64,
     tag_cache: TagCache,
     key: String,
+    keybuf: Vec<u8>,
 }
 
 impl<'a> State<'a> {
@@ -71,6 +72,7 @@ impl<'a> State<'a> {
             formatted: 0,
             tag_cache: TagCache::default(),
             key: String::new(),
+            keybuf: Vec::new(),
         }
     }
 }
@@ -498,22 +500,24 @@ fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
         row.provider.push_str("unknown");
     }
     // Identity: the request id when there is one, else the whole request.
-    let mut h = Xxh3::new();
-    h.update(b"usage-log\x1f");
-    h.update(row.provider.as_bytes());
-    h.update(b"\x1f");
+    // One-shot hashing of a reused buffer (the same digest as streaming the same bytes).
+    let k = &mut st.keybuf;
+    k.clear();
+    k.extend_from_slice(b"usage-log\x1f");
+    k.extend_from_slice(row.provider.as_bytes());
+    k.extend_from_slice(b"\x1f");
     if !row.request_id.is_empty() {
-        h.update(b"request\x1f");
-        h.update(row.request_id.as_bytes());
+        k.extend_from_slice(b"request\x1f");
+        k.extend_from_slice(row.request_id.as_bytes());
     } else {
-        h.update(&ts.to_le_bytes());
+        k.extend_from_slice(&ts.to_le_bytes());
         for v in f.v.iter().skip(2) {
-            h.update(v.map(str::trim).unwrap_or("").as_bytes());
-            h.update(b"\x1f");
+            k.extend_from_slice(v.map(str::trim).unwrap_or("").as_bytes());
+            k.extend_from_slice(b"\x1f");
         }
-        h.update(row.tags.as_bytes());
+        k.extend_from_slice(row.tags.as_bytes());
     }
-    row.record_id = h.digest128();
+    row.record_id = xxh3_128(k);
     Ok(())
 }
 

@@ -398,3 +398,25 @@ fn init_writes_a_config_and_an_empty_store() {
         "currency = \"EUR\"\n"
     );
 }
+
+#[test]
+fn record_ids_are_stable_across_versions() {
+    // A restatement ingested by a later finops must find rows stored by an earlier one,
+    // so the id of a request is fixed: xxh3-128 of "usage-log␟<provider>␟request␟<id>"
+    // (docs/store.md), computed here with Python's `xxhash` package.
+    let d = Dir::new();
+    d.finops()
+        .arg("ingest")
+        .arg(fixture("usage-log/requests-2026-10.csv"))
+        .assert()
+        .success();
+    let rows = store_rows(&d);
+    let id = |req: &str| {
+        rows.iter()
+            .find(|r| r.request_id.as_deref() == Some(req))
+            .map(|r| r.record_id.clone())
+            .unwrap()
+    };
+    assert_eq!(id("req_0001"), "62a64530db27e127c789ece1ced81c02");
+    assert_eq!(id("req_0002"), "bfede4d9d018a9a3e1559bf0d490bfde");
+}
