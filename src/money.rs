@@ -73,11 +73,6 @@ impl Money {
         parse_scaled(text.trim_ascii().as_bytes(), SCALE).map(Money)
     }
 
-    /// An integer number of currency units.
-    pub fn from_units(units: i64) -> Money {
-        Money(units as i128 * ONE)
-    }
-
     pub fn checked_add(self, other: Money) -> Option<Money> {
         self.0.checked_add(other.0).map(Money)
     }
@@ -85,10 +80,6 @@ impl Money {
     /// `self × n`, exact (token counts times a per-token price).
     pub fn checked_mul_int(self, n: i64) -> Option<Money> {
         self.0.checked_mul(n as i128).map(Money)
-    }
-
-    pub fn is_negative(self) -> bool {
-        self.0 < 0
     }
 
     /// Rounded to `decimals` places, half away from zero, as an integer count of

@@ -270,19 +270,6 @@ pub enum Syntax {
     Parquet,
 }
 
-impl Syntax {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Syntax::Csv { delimiter: b',' } => "CSV",
-            Syntax::Csv { delimiter: b';' } => "CSV (;-separated)",
-            Syntax::Csv { delimiter: b'\t' } => "CSV (tab-separated)",
-            Syntax::Csv { .. } => "CSV",
-            Syntax::JsonLines => "JSON Lines",
-            Syntax::Parquet => "Parquet",
-        }
-    }
-}
-
 /// Settings adapters need.
 pub struct ReadOptions<'a> {
     /// For inputs that name no currency.

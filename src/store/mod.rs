@@ -18,7 +18,7 @@ pub mod manifest;
 pub mod parquet_in;
 pub mod writer;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -172,15 +172,6 @@ impl Store {
 
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
-    }
-
-    /// Absolute paths of every live data file.
-    pub fn data_files(&self) -> Vec<PathBuf> {
-        self.manifest
-            .files
-            .iter()
-            .map(|f| self.root.join(&f.path))
-            .collect()
     }
 
     /// A fresh staging directory for a batch.
@@ -425,23 +416,4 @@ fn rel_path(root: &Path, p: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join("/")
-}
-
-/// Sums and counts read straight from the data files (for checks and `sources`).
-pub fn totals_by_currency(files: &[PathBuf]) -> Result<HashMap<String, (u64, i128)>> {
-    let mut out: HashMap<String, (u64, i128)> = HashMap::new();
-    for path in files {
-        let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let df = ParquetReader::new(f)
-            .with_columns(Some(vec!["currency".into(), "cost".into()]))
-            .finish()?;
-        let cur = df.column("currency")?.str()?.clone();
-        let cost = df.column("cost")?.decimal()?.physical().clone();
-        for (c, v) in cur.iter().zip(cost.iter()) {
-            let e = out.entry(c.unwrap_or("").to_string()).or_default();
-            e.0 += 1;
-            e.1 += v.unwrap_or(0);
-        }
-    }
-    Ok(out)
 }
