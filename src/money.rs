@@ -11,7 +11,6 @@ use std::fmt;
 
 /// Decimal places kept for every amount.
 pub const SCALE: u32 = 18;
-const ONE: i128 = 10i128.pow(SCALE);
 
 /// An exact amount, in 10⁻¹⁸ units of some currency.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -398,6 +397,8 @@ pub fn largest_remainder_to(values: &[Money], decimals: u32, target: i128) -> Ve
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    const ONE: i128 = 10i128.pow(SCALE);
 
     fn m(s: &str) -> Money {
         Money::parse(s).unwrap()
