@@ -24,10 +24,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use polars::prelude::{
-    BooleanChunked, DataFrame, NewChunkedArray, ParquetReader, ParquetWriter, SerReader,
-    StatisticsOptions,
-};
+use polars::prelude::{BooleanChunked, DataFrame, NewChunkedArray, ParquetReader, SerReader};
 
 pub use manifest::{Batch, DataFile, Manifest};
 pub use writer::{BatchWriter, StagedFile};
@@ -286,7 +283,7 @@ impl Store {
                     );
                     rewrites += 1;
                     let full = staging.join(&rel);
-                    write_parquet(&full, &mut df)?;
+                    writer::write_parquet(&full, &mut df)?;
                     new_manifest.files.push(DataFile {
                         path: rel,
                         batch_id: batch.batch_id.clone(),
@@ -360,20 +357,6 @@ fn rewrite_without(
     let mask = BooleanChunked::from_slice("keep".into(), keep);
     let kept = df.filter(&mask)?;
     Ok(((kept.height() > 0).then_some(kept), removed))
-}
-
-fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    ParquetWriter::new(std::io::BufWriter::new(&f))
-        .with_compression(writer::compression())
-        .with_statistics(StatisticsOptions::default())
-        .finish(df)
-        .with_context(|| format!("cannot write {} (disk full?)", path.display()))?;
-    f.sync_all()?;
-    Ok(())
 }
 
 fn walk(dir: &Path) -> Result<Vec<PathBuf>> {

@@ -363,6 +363,22 @@ pub fn hex_id(id: u128, buf: &mut [u8; 32]) -> &str {
     std::str::from_utf8(buf).unwrap_or_default()
 }
 
+/// Writes a whole data file (rewrites and repairs; ingest streams through [`BatchWriter`])
+/// and fsyncs it.
+pub(crate) fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    ParquetWriter::new(BufWriter::new(&f))
+        .with_compression(compression())
+        .with_statistics(StatisticsOptions::default())
+        .finish(df)
+        .with_context(|| format!("cannot write {} (disk full?)", path.display()))?;
+    f.sync_all()?;
+    Ok(())
+}
+
 /// Makes record ids unique where rows of one batch share an identity: the n-th repeat
 /// (n ≥ 1, in the order of the staged files and their rows) gets xxh3-128(id ‖ n).
 /// `repeated` holds the low 64 bits of the ids that occur more than once. Rewrites only
@@ -414,14 +430,7 @@ pub fn disambiguate(
                 "record_id",
                 Series::new("record_id".into(), out).into_column(),
             )?;
-            let f = File::create(&path)
-                .with_context(|| format!("cannot rewrite {}", path.display()))?;
-            ParquetWriter::new(BufWriter::new(&f))
-                .with_compression(compression())
-                .with_statistics(StatisticsOptions::default())
-                .finish(&mut df)
-                .with_context(|| format!("cannot write {} (disk full?)", path.display()))?;
-            f.sync_all()?;
+            write_parquet(&path, &mut df)?;
         }
     }
     Ok((changed, examples))
@@ -434,10 +443,30 @@ pub struct Frame {
 }
 
 /// Column builders per month for one chunk of rows (a worker's batch).
+/// The month of a row's charge start, cached by day: consecutive rows mostly share it.
+#[derive(Default)]
+struct MonthOfDay {
+    last: Option<(i64, Month)>,
+}
+
+impl MonthOfDay {
+    fn of(&mut self, t: i64) -> Month {
+        let day = t.div_euclid(crate::timeparse::MICROS_PER_DAY);
+        match self.last {
+            Some((d, m)) if d == day => m,
+            _ => {
+                let m = Month::of_micros(t);
+                self.last = Some((day, m));
+                m
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct MonthBuilders {
     parts: HashMap<Month, Builders>,
-    last_day: Option<(i64, Month)>,
+    months: MonthOfDay,
     capacity: usize,
 }
 
@@ -451,17 +480,7 @@ impl MonthBuilders {
     }
 
     pub fn push(&mut self, row: &Row) {
-        let day = row
-            .charge_start
-            .div_euclid(crate::timeparse::MICROS_PER_DAY);
-        let month = match self.last_day {
-            Some((d, m)) if d == day => m,
-            _ => {
-                let m = Month::of_micros(row.charge_start);
-                self.last_day = Some((day, m));
-                m
-            }
-        };
+        let month = self.months.of(row.charge_start);
         let cap = if self.parts.is_empty() {
             self.capacity
         } else {
@@ -507,8 +526,7 @@ pub struct BatchWriter {
     format: SourceFormat,
     parts: HashMap<Month, Builders>,
     buffered: usize,
-    /// The last row's day and month: most rows share them.
-    last_day: Option<(i64, Month)>,
+    months: MonthOfDay,
     tx: Option<SyncSender<Msg>>,
     handle: Option<JoinHandle<Result<Vec<StagedFile>>>>,
 }
@@ -580,24 +598,14 @@ impl BatchWriter {
             format,
             parts: HashMap::new(),
             buffered: 0,
-            last_day: None,
+            months: MonthOfDay::default(),
             tx: Some(tx),
             handle: Some(handle),
         })
     }
 
     pub fn push(&mut self, row: &Row) -> Result<()> {
-        let day = row
-            .charge_start
-            .div_euclid(crate::timeparse::MICROS_PER_DAY);
-        let month = match self.last_day {
-            Some((d, m)) if d == day => m,
-            _ => {
-                let m = Month::of_micros(row.charge_start);
-                self.last_day = Some((day, m));
-                m
-            }
-        };
+        let month = self.months.of(row.charge_start);
         let b = self
             .parts
             .entry(month)
