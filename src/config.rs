@@ -1,13 +1,21 @@
 //! `finops.toml`: see docs/config.md for every key.
+//!
+//! Parsing is two steps: serde reads the file (unknown keys and wrong types are errors that
+//! name the key and line), then [`Config::parse`] checks what serde cannot: that features
+//! name known teams, that a fixed split sums to 1, that rule conditions name real fields.
+//! Those errors name the key and line too, from the spans serde keeps.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
 
 use crate::cli::WeekStart;
+use crate::money::Money;
 
-/// The parsed config file. Unknown keys are errors, so a typo never passes silently.
+/// The parsed, checked config file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -22,6 +30,26 @@ pub struct Config {
     /// Where token prices come from.
     #[serde(default)]
     pub pricing: Pricing,
+    /// `[[team]]`
+    #[serde(default, rename = "team")]
+    pub teams: Vec<Team>,
+    /// `[[feature]]`
+    #[serde(default, rename = "feature")]
+    pub features: Vec<Feature>,
+    #[serde(default)]
+    pub attribution: Attribution,
+    /// `[[mapping]]`: key → team/feature/environment/owner tables from CSV files.
+    #[serde(default, rename = "mapping")]
+    pub mappings: Vec<Mapping>,
+    /// `[[rule]]`, in order.
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<Rule>,
+    /// `[[shared]]` cost pools.
+    #[serde(default)]
+    pub shared: Vec<SharedPool>,
+    /// `[fx."YYYY-MM"]`: units of the reporting currency per unit of another.
+    #[serde(default)]
+    pub fx: BTreeMap<String, BTreeMap<String, Amount>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -32,8 +60,275 @@ pub struct Pricing {
     pub file: Option<PathBuf>,
 }
 
+/// An exact amount written as a TOML integer, float or string (`12000`, `0.5`, `"0.10"`).
+/// Floats are read from their shortest decimal text, so `0.1` is exactly 0.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Amount(pub Money);
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i64),
+            Float(f64),
+            Text(String),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::Int(i) => i.to_string(),
+            Raw::Float(f) if f.is_finite() => format!("{f}"),
+            Raw::Float(_) => return Err(serde::de::Error::custom("an amount must be finite")),
+            Raw::Text(s) => s,
+        };
+        Money::parse(&text).map(Amount).map_err(|e| {
+            serde::de::Error::custom(format!("{text:?} is not an amount: {}", e.explain()))
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Team {
+    pub name: Spanned<String>,
+    /// Who is accountable for the team's spend (e-mail).
+    pub owner: Option<String>,
+    /// Monthly budget, in the reporting currency.
+    pub budget: Option<Amount>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Feature {
+    pub name: Spanned<String>,
+    /// The team the feature belongs to; a row attributed to the feature is the team's.
+    pub team: Option<Spanned<String>>,
+    /// The feature's cost owner (e-mail).
+    pub owner: Option<String>,
+    pub budget: Option<Amount>,
+    pub daily_budget: Option<Amount>,
+    /// Per-session cap, for the circuit-breaker estimate.
+    pub session_cap: Option<Amount>,
+    /// Monthly revenue or value the feature drives, for cost-to-value.
+    pub monthly_value: Option<Amount>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attribution {
+    #[serde(default)]
+    pub tag_keys: TagKeys,
+    /// `separate` (default), `proportional`, or a team name.
+    pub unattributed: Option<Spanned<String>>,
+}
+
+/// Tag keys read for each dimension, first present wins. Keys match verbatim.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagKeys {
+    #[serde(default = "default_team_keys")]
+    pub team: Vec<String>,
+    #[serde(default = "default_feature_keys")]
+    pub feature: Vec<String>,
+    #[serde(default = "default_environment_keys")]
+    pub environment: Vec<String>,
+}
+
+fn default_team_keys() -> Vec<String> {
+    vec!["team".into()]
+}
+fn default_feature_keys() -> Vec<String> {
+    vec!["feature".into()]
+}
+fn default_environment_keys() -> Vec<String> {
+    vec!["env".into(), "environment".into()]
+}
+
+impl Default for TagKeys {
+    fn default() -> Self {
+        TagKeys {
+            team: default_team_keys(),
+            feature: default_feature_keys(),
+            environment: default_environment_keys(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    /// A CSV file (relative to the config file) with the key column and any of `team`,
+    /// `feature`, `environment`, `owner`.
+    pub file: PathBuf,
+    /// The field the file maps from (`api_key_id`, `project_id`, ...; see [`Field`]).
+    pub key: Spanned<String>,
+    /// Loaded rows: key value → (team, feature, environment, owner).
+    #[serde(skip)]
+    pub rows: BTreeMap<String, MappingRow>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MappingRow {
+    pub team: Option<String>,
+    pub feature: Option<String>,
+    pub environment: Option<String>,
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Conditions, all of which must hold: field = glob (`*`, `?`).
+    pub when: Spanned<toml::Table>,
+    pub set: Set,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Set {
+    pub team: Option<Spanned<String>>,
+    pub feature: Option<Spanned<String>>,
+    pub environment: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Each team's share = pool × its direct basis / all teams' direct basis.
+    Proportional,
+    /// Pool / number of teams with direct spend.
+    Even,
+    /// Pool × configured fraction (fractions sum to 1).
+    Fixed,
+    /// Not split: its own line, held centrally.
+    Overhead,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Basis {
+    #[default]
+    Cost,
+    Requests,
+    Tokens,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedPool {
+    pub name: String,
+    pub when: Spanned<toml::Table>,
+    pub method: Method,
+    #[serde(default)]
+    pub basis: Basis,
+    /// Team → fraction, for `fixed`.
+    pub split: Option<Spanned<BTreeMap<String, Amount>>>,
+}
+
+/// A row field that rules, pools and mappings can name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    Provider,
+    Model,
+    Service,
+    Sku,
+    Region,
+    ProjectId,
+    WorkspaceId,
+    ApiKeyId,
+    BillingAccount,
+    SubAccount,
+    ResourceId,
+    UserId,
+    Kind,
+    ChargeCategory,
+    SourceFormat,
+    /// `tags.<key>`
+    Tag(String),
+}
+
+impl Field {
+    pub const NAMES: &'static [&'static str] = &[
+        "provider",
+        "model",
+        "service",
+        "sku",
+        "region",
+        "project_id",
+        "workspace_id",
+        "api_key_id",
+        "billing_account",
+        "sub_account",
+        "resource_id",
+        "user_id",
+        "kind",
+        "charge_category",
+        "source_format",
+    ];
+
+    pub fn parse(name: &str) -> Option<Field> {
+        if let Some(tag) = name.strip_prefix("tags.") {
+            return (!tag.is_empty()).then(|| Field::Tag(tag.to_string()));
+        }
+        Some(match name {
+            "provider" => Field::Provider,
+            "model" => Field::Model,
+            "service" => Field::Service,
+            "sku" => Field::Sku,
+            "region" => Field::Region,
+            "project_id" => Field::ProjectId,
+            "workspace_id" => Field::WorkspaceId,
+            "api_key_id" => Field::ApiKeyId,
+            "billing_account" => Field::BillingAccount,
+            "sub_account" => Field::SubAccount,
+            "resource_id" => Field::ResourceId,
+            "user_id" => Field::UserId,
+            "kind" => Field::Kind,
+            "charge_category" => Field::ChargeCategory,
+            "source_format" => Field::SourceFormat,
+            _ => return None,
+        })
+    }
+}
+
+/// Flattens a `when` table into (field, pattern) pairs: `{ provider = "openai",
+/// tags.feature = "x" }` (a dotted key is a nested table in TOML) or `"tags.feature" = "x"`.
+pub fn conditions(table: &toml::Table) -> std::result::Result<Vec<(Field, String)>, String> {
+    let mut out = Vec::new();
+    for (k, v) in table {
+        match v {
+            toml::Value::String(pattern) => {
+                let field = Field::parse(k).ok_or_else(|| {
+                    format!(
+                        "unknown field {k:?} in `when`; fields are {} and tags.<key>",
+                        Field::NAMES.join(", ")
+                    )
+                })?;
+                out.push((field, pattern.clone()));
+            }
+            toml::Value::Table(inner) if k == "tags" => {
+                for (tk, tv) in inner {
+                    let pattern = tv
+                        .as_str()
+                        .ok_or_else(|| format!("`when` value for tags.{tk} must be a string"))?;
+                    out.push((Field::Tag(tk.clone()), pattern.to_string()));
+                }
+            }
+            _ => return Err(format!("`when` value for {k:?} must be a string (a glob)")),
+        }
+    }
+    if out.is_empty() {
+        return Err("`when` is empty: name at least one field".into());
+    }
+    Ok(out)
+}
+
 /// The starter file `finops init` writes.
 pub const STARTER: &str = include_str!("../docs/finops.starter.toml");
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
 
 impl Config {
     /// Reads and checks a config file; errors name the file, the line and the key.
@@ -46,6 +341,9 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
         let mut cfg: Config = toml::from_str(text)
             .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        let at = |offset: usize, key: &str, msg: String| {
+            anyhow::anyhow!("{}: line {}, key `{key}`: {msg}", path.display(), line_of(text, offset))
+        };
         let base = path.parent().unwrap_or(Path::new("."));
         if let Some(c) = &cfg.currency {
             if crate::model::Currency::parse(c).is_none() {
@@ -63,6 +361,121 @@ impl Config {
                 );
             }
         }
+        // Teams and features: unique names, features name known teams.
+        let mut teams = BTreeSet::new();
+        for t in &cfg.teams {
+            if !teams.insert(t.name.get_ref().clone()) {
+                return Err(at(t.name.span().start, "team.name", format!("team {:?} is defined twice", t.name.get_ref())));
+            }
+        }
+        let known_teams = || teams.iter().cloned().collect::<Vec<_>>().join(", ");
+        let check_team = |name: &Spanned<String>, key: &str| -> Result<()> {
+            if !teams.contains(name.get_ref()) {
+                return Err(at(
+                    name.span().start,
+                    key,
+                    format!(
+                        "unknown team {:?}; add a [[team]] with that name (teams: {})",
+                        name.get_ref(),
+                        known_teams()
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        let mut features = BTreeSet::new();
+        for f in &cfg.features {
+            if !features.insert(f.name.get_ref().clone()) {
+                return Err(at(f.name.span().start, "feature.name", format!("feature {:?} is defined twice", f.name.get_ref())));
+            }
+            if let Some(team) = &f.team {
+                check_team(team, "feature.team")?;
+            }
+        }
+        if let Some(u) = &cfg.attribution.unattributed {
+            let v = u.get_ref();
+            if v != "separate" && v != "proportional" {
+                check_team(u, "attribution.unattributed").map_err(|_| {
+                    at(
+                        u.span().start,
+                        "attribution.unattributed",
+                        format!("{v:?} is neither \"separate\", \"proportional\" nor a [[team]] name"),
+                    )
+                })?;
+            }
+        }
+        for r in &cfg.rules {
+            conditions(r.when.get_ref()).map_err(|m| at(r.when.span().start, "rule.when", m))?;
+            if let Some(t) = &r.set.team {
+                if !teams.is_empty() {
+                    check_team(t, "rule.set.team")?;
+                }
+            }
+            if let Some(f) = &r.set.feature {
+                if !features.is_empty() && !features.contains(f.get_ref()) {
+                    return Err(at(
+                        f.span().start,
+                        "rule.set.feature",
+                        format!("unknown feature {:?}; add a [[feature]] with that name", f.get_ref()),
+                    ));
+                }
+            }
+            if r.set.team.is_none() && r.set.feature.is_none() && r.set.environment.is_none() {
+                return Err(at(r.when.span().start, "rule.set", "the rule sets nothing: give team, feature or environment".into()));
+            }
+        }
+        for p in &cfg.shared {
+            conditions(p.when.get_ref()).map_err(|m| at(p.when.span().start, "shared.when", m))?;
+            match (&p.method, &p.split) {
+                (Method::Fixed, None) => {
+                    return Err(at(p.when.span().start, "shared.split", format!("pool {:?} uses method = \"fixed\" but has no split = {{ team = fraction, ... }}", p.name)));
+                }
+                (Method::Fixed, Some(split)) => {
+                    let sum: Money = split.get_ref().values().map(|a| a.0).sum();
+                    if sum != Money::parse("1").unwrap_or_default() {
+                        return Err(at(
+                            split.span().start,
+                            "shared.split",
+                            format!("the fractions of pool {:?} sum to {sum}, not 1", p.name),
+                        ));
+                    }
+                    for (team, frac) in split.get_ref() {
+                        if frac.0 < Money::ZERO {
+                            return Err(at(split.span().start, "shared.split", format!("fraction for {team:?} is negative")));
+                        }
+                        if !teams.is_empty() && !teams.contains(team) {
+                            return Err(at(split.span().start, "shared.split", format!("unknown team {team:?} in the split of pool {:?}", p.name)));
+                        }
+                    }
+                }
+                (_, Some(split)) => {
+                    return Err(at(split.span().start, "shared.split", "a split is only for method = \"fixed\"".into()));
+                }
+                _ => {}
+            }
+        }
+        for (month, rates) in &cfg.fx {
+            if crate::timeparse::Month::parse(month).is_none() {
+                anyhow::bail!("{}: key `fx.{month}`: months are written \"YYYY-MM\"", path.display());
+            }
+            for (cur, rate) in rates {
+                if crate::model::Currency::parse(cur).is_none() || rate.0 <= Money::ZERO {
+                    anyhow::bail!(
+                        "{}: key `fx.{month}.{cur}`: give a positive rate for an ISO 4217 currency (units of the reporting currency per 1 {cur})",
+                        path.display()
+                    );
+                }
+            }
+        }
+        for m in cfg.mappings.iter_mut() {
+            let key = m.key.get_ref().clone();
+            if Field::parse(&key).is_none() {
+                return Err(at(m.key.span().start, "mapping.key", format!("unknown field {key:?}; fields are {}", Field::NAMES.join(", "))));
+            }
+            let file = base.join(&m.file);
+            m.rows = load_mapping(&file, &key)?;
+            m.file = file;
+        }
         if let Some(p) = cfg.pricing.file.take() {
             cfg.pricing.file = Some(base.join(p));
         }
@@ -71,11 +484,67 @@ impl Config {
         }
         Ok(cfg)
     }
+
+    /// The configured team of a feature.
+    pub fn feature_team(&self, feature: &str) -> Option<&str> {
+        self.features
+            .iter()
+            .find(|f| f.name.get_ref() == feature)
+            .and_then(|f| f.team.as_ref().map(|t| t.get_ref().as_str()))
+    }
+}
+
+/// Reads a mapping CSV: the key column and any of team, feature, environment, owner.
+fn load_mapping(path: &Path, key: &str) -> Result<BTreeMap<String, MappingRow>> {
+    let mut r = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .with_context(|| format!("cannot read mapping file {}", path.display()))?;
+    let headers = r.headers()?.clone();
+    let col = |n: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(n));
+    let k = col(key).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: line 1: no column {key:?} (the mapping's key); columns: {}",
+            path.display(),
+            headers.iter().collect::<Vec<_>>().join(", ")
+        )
+    })?;
+    let (team, feature, env, owner) = (col("team"), col("feature"), col("environment"), col("owner"));
+    if team.is_none() && feature.is_none() && env.is_none() {
+        anyhow::bail!(
+            "{}: line 1: a mapping needs a team, feature or environment column",
+            path.display()
+        );
+    }
+    let mut out = BTreeMap::new();
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.with_context(|| format!("{}: line {}", path.display(), i + 2))?;
+        let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).filter(|v| !v.is_empty()).map(str::to_string);
+        let Some(kv) = get(Some(k)) else { continue };
+        let row = MappingRow {
+            team: get(team),
+            feature: get(feature),
+            environment: get(env),
+            owner: get(owner),
+        };
+        if out.insert(kv.clone(), row).is_some() {
+            anyhow::bail!("{}: line {}: key {kv:?} appears twice", path.display(), i + 2);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(text, Path::new("f.toml"))
+    }
+
+    fn err(text: &str) -> String {
+        format!("{:#}", parse(text).unwrap_err())
+    }
 
     #[test]
     fn starter_parses() {
@@ -85,30 +554,75 @@ mod tests {
 
     #[test]
     fn unknown_key_names_key_and_line() {
-        let err = Config::parse(
-            "currency = \"USD\"\ncurency = \"EUR\"\n",
-            Path::new("f.toml"),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("f.toml"), "{err}");
-        assert!(err.contains("line 2"), "{err}");
-        assert!(err.contains("curency"), "{err}");
+        let e = err("currency = \"USD\"\ncurency = \"EUR\"\n");
+        assert!(e.contains("f.toml") && e.contains("line 2") && e.contains("curency"), "{e}");
     }
 
     #[test]
     fn wrong_type_and_bad_values() {
-        let err = Config::parse("currency = 5\n", Path::new("f.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("line 1"), "{err}");
-        let err = Config::parse("currency = \"dollars\"\n", Path::new("f.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("currency"), "{err}");
-        let err = Config::parse("timezone = \"Mars/Base\"\n", Path::new("f.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("timezone"), "{err}");
+        assert!(err("currency = 5\n").contains("line 1"));
+        assert!(err("currency = \"dollars\"\n").contains("currency"));
+        assert!(err("timezone = \"Mars/Base\"\n").contains("timezone"));
+        let e = err("[[team]]\nname = \"a\"\nbudget = \"lots\"\n");
+        assert!(e.contains("line 3") && e.contains("not an amount"), "{e}");
+    }
+
+    #[test]
+    fn feature_naming_an_unknown_team() {
+        let e = err("[[team]]\nname = \"search\"\n\n[[feature]]\nname = \"bot\"\nteam = \"suport\"\n");
+        assert!(e.contains("line 6") && e.contains("feature.team") && e.contains("\"suport\""), "{e}");
+        assert!(e.contains("teams: search"), "{e}");
+    }
+
+    #[test]
+    fn fixed_split_must_sum_to_one() {
+        let base = "[[team]]\nname = \"a\"\n[[team]]\nname = \"b\"\n[[shared]]\nname = \"p\"\nwhen = { provider = \"aws\" }\nmethod = \"fixed\"\n";
+        let e = err(&format!("{base}split = {{ a = 0.5, b = 0.3 }}\n"));
+        assert!(e.contains("line 9") && e.contains("sum to 0.8, not 1"), "{e}");
+        // 0.1 + 0.2 + 0.7 is exactly 1 (no float drift).
+        let ok = format!("[[team]]\nname = \"c\"\n{base}split = {{ a = 0.1, b = 0.2, c = 0.7 }}\n");
+        parse(&ok).unwrap();
+        let e = err("[[shared]]\nname = \"p\"\nwhen = { provider = \"aws\" }\nmethod = \"even\"\nsplit = { a = 1 }\n");
+        assert!(e.contains("only for method = \"fixed\""), "{e}");
+    }
+
+    #[test]
+    fn rule_conditions_are_checked() {
+        let e = err("[[rule]]\nwhen = { provder = \"openai\" }\nset = { team = \"x\" }\n");
+        assert!(e.contains("line 2") && e.contains("unknown field \"provder\""), "{e}");
+        let c = parse("[[rule]]\nwhen = { provider = \"openai\", tags.app = \"x*\" }\nset = { team = \"x\" }\n").unwrap();
+        let conds = conditions(c.rules[0].when.get_ref()).unwrap();
+        assert!(conds.contains(&(Field::Tag("app".into()), "x*".into())));
+        assert!(err("[[rule]]\nwhen = { provider = \"a\" }\nset = {}\n").contains("sets nothing"));
+    }
+
+    #[test]
+    fn unattributed_policy() {
+        parse("[attribution]\nunattributed = \"proportional\"\n").unwrap();
+        let e = err("[attribution]\nunattributed = \"platform\"\n");
+        assert!(e.contains("line 2") && e.contains("\"platform\""), "{e}");
+        parse("[[team]]\nname = \"platform\"\n[attribution]\nunattributed = \"platform\"\n").unwrap();
+    }
+
+    #[test]
+    fn fx_rates() {
+        let c = parse("[fx.\"2026-10\"]\nEUR = 1.08\n").unwrap();
+        assert_eq!(c.fx["2026-10"]["EUR"].0, Money::parse("1.08").unwrap());
+        assert!(err("[fx.\"Oct\"]\nEUR = 1.08\n").contains("YYYY-MM"));
+        assert!(err("[fx.\"2026-10\"]\nEUR = -1\n").contains("positive rate"));
+    }
+
+    #[test]
+    fn mapping_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("keys.csv"), "api_key_id,team,feature\nkey_1,search,ai-search\nkey_2,support,\n").unwrap();
+        let cfg_path = dir.path().join("finops.toml");
+        let c = Config::parse("[[mapping]]\nfile = \"keys.csv\"\nkey = \"api_key_id\"\n", &cfg_path).unwrap();
+        let rows = &c.mappings[0].rows;
+        assert_eq!(rows["key_1"].team.as_deref(), Some("search"));
+        assert_eq!(rows["key_2"].feature, None);
+        std::fs::write(dir.path().join("bad.csv"), "key,team\nx,y\n").unwrap();
+        let e = format!("{:#}", Config::parse("[[mapping]]\nfile = \"bad.csv\"\nkey = \"api_key_id\"\n", &cfg_path).unwrap_err());
+        assert!(e.contains("bad.csv") && e.contains("no column \"api_key_id\""), "{e}");
     }
 }
