@@ -327,7 +327,11 @@ pub const STARTER: &str = include_str!("../docs/finops.starter.toml");
 
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
 }
 
 impl Config {
@@ -342,7 +346,11 @@ impl Config {
         let mut cfg: Config = toml::from_str(text)
             .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
         let at = |offset: usize, key: &str, msg: String| {
-            anyhow::anyhow!("{}: line {}, key `{key}`: {msg}", path.display(), line_of(text, offset))
+            anyhow::anyhow!(
+                "{}: line {}, key `{key}`: {msg}",
+                path.display(),
+                line_of(text, offset)
+            )
         };
         let base = path.parent().unwrap_or(Path::new("."));
         if let Some(c) = &cfg.currency {
@@ -365,7 +373,11 @@ impl Config {
         let mut teams = BTreeSet::new();
         for t in &cfg.teams {
             if !teams.insert(t.name.get_ref().clone()) {
-                return Err(at(t.name.span().start, "team.name", format!("team {:?} is defined twice", t.name.get_ref())));
+                return Err(at(
+                    t.name.span().start,
+                    "team.name",
+                    format!("team {:?} is defined twice", t.name.get_ref()),
+                ));
             }
         }
         let known_teams = || teams.iter().cloned().collect::<Vec<_>>().join(", ");
@@ -386,7 +398,11 @@ impl Config {
         let mut features = BTreeSet::new();
         for f in &cfg.features {
             if !features.insert(f.name.get_ref().clone()) {
-                return Err(at(f.name.span().start, "feature.name", format!("feature {:?} is defined twice", f.name.get_ref())));
+                return Err(at(
+                    f.name.span().start,
+                    "feature.name",
+                    format!("feature {:?} is defined twice", f.name.get_ref()),
+                ));
             }
             if let Some(team) = &f.team {
                 check_team(team, "feature.team")?;
@@ -399,7 +415,9 @@ impl Config {
                     at(
                         u.span().start,
                         "attribution.unattributed",
-                        format!("{v:?} is neither \"separate\", \"proportional\" nor a [[team]] name"),
+                        format!(
+                            "{v:?} is neither \"separate\", \"proportional\" nor a [[team]] name"
+                        ),
                     )
                 })?;
             }
@@ -416,12 +434,19 @@ impl Config {
                     return Err(at(
                         f.span().start,
                         "rule.set.feature",
-                        format!("unknown feature {:?}; add a [[feature]] with that name", f.get_ref()),
+                        format!(
+                            "unknown feature {:?}; add a [[feature]] with that name",
+                            f.get_ref()
+                        ),
                     ));
                 }
             }
             if r.set.team.is_none() && r.set.feature.is_none() && r.set.environment.is_none() {
-                return Err(at(r.when.span().start, "rule.set", "the rule sets nothing: give team, feature or environment".into()));
+                return Err(at(
+                    r.when.span().start,
+                    "rule.set",
+                    "the rule sets nothing: give team, feature or environment".into(),
+                ));
             }
         }
         for p in &cfg.shared {
@@ -441,22 +466,37 @@ impl Config {
                     }
                     for (team, frac) in split.get_ref() {
                         if frac.0 < Money::ZERO {
-                            return Err(at(split.span().start, "shared.split", format!("fraction for {team:?} is negative")));
+                            return Err(at(
+                                split.span().start,
+                                "shared.split",
+                                format!("fraction for {team:?} is negative"),
+                            ));
                         }
                         if !teams.is_empty() && !teams.contains(team) {
-                            return Err(at(split.span().start, "shared.split", format!("unknown team {team:?} in the split of pool {:?}", p.name)));
+                            return Err(at(
+                                split.span().start,
+                                "shared.split",
+                                format!("unknown team {team:?} in the split of pool {:?}", p.name),
+                            ));
                         }
                     }
                 }
                 (_, Some(split)) => {
-                    return Err(at(split.span().start, "shared.split", "a split is only for method = \"fixed\"".into()));
+                    return Err(at(
+                        split.span().start,
+                        "shared.split",
+                        "a split is only for method = \"fixed\"".into(),
+                    ));
                 }
                 _ => {}
             }
         }
         for (month, rates) in &cfg.fx {
             if crate::timeparse::Month::parse(month).is_none() {
-                anyhow::bail!("{}: key `fx.{month}`: months are written \"YYYY-MM\"", path.display());
+                anyhow::bail!(
+                    "{}: key `fx.{month}`: months are written \"YYYY-MM\"",
+                    path.display()
+                );
             }
             for (cur, rate) in rates {
                 if crate::model::Currency::parse(cur).is_none() || rate.0 <= Money::ZERO {
@@ -470,7 +510,14 @@ impl Config {
         for m in cfg.mappings.iter_mut() {
             let key = m.key.get_ref().clone();
             if Field::parse(&key).is_none() {
-                return Err(at(m.key.span().start, "mapping.key", format!("unknown field {key:?}; fields are {}", Field::NAMES.join(", "))));
+                return Err(at(
+                    m.key.span().start,
+                    "mapping.key",
+                    format!(
+                        "unknown field {key:?}; fields are {}",
+                        Field::NAMES.join(", ")
+                    ),
+                ));
             }
             let file = base.join(&m.file);
             m.rows = load_mapping(&file, &key)?;
@@ -509,7 +556,12 @@ fn load_mapping(path: &Path, key: &str) -> Result<BTreeMap<String, MappingRow>> 
             headers.iter().collect::<Vec<_>>().join(", ")
         )
     })?;
-    let (team, feature, env, owner) = (col("team"), col("feature"), col("environment"), col("owner"));
+    let (team, feature, env, owner) = (
+        col("team"),
+        col("feature"),
+        col("environment"),
+        col("owner"),
+    );
     if team.is_none() && feature.is_none() && env.is_none() {
         anyhow::bail!(
             "{}: line 1: a mapping needs a team, feature or environment column",
@@ -519,7 +571,11 @@ fn load_mapping(path: &Path, key: &str) -> Result<BTreeMap<String, MappingRow>> 
     let mut out = BTreeMap::new();
     for (i, rec) in r.records().enumerate() {
         let rec = rec.with_context(|| format!("{}: line {}", path.display(), i + 2))?;
-        let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).filter(|v| !v.is_empty()).map(str::to_string);
+        let get = |c: Option<usize>| {
+            c.and_then(|c| rec.get(c))
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
         let Some(kv) = get(Some(k)) else { continue };
         let row = MappingRow {
             team: get(team),
@@ -528,7 +584,11 @@ fn load_mapping(path: &Path, key: &str) -> Result<BTreeMap<String, MappingRow>> 
             owner: get(owner),
         };
         if out.insert(kv.clone(), row).is_some() {
-            anyhow::bail!("{}: line {}: key {kv:?} appears twice", path.display(), i + 2);
+            anyhow::bail!(
+                "{}: line {}: key {kv:?} appears twice",
+                path.display(),
+                i + 2
+            );
         }
     }
     Ok(out)
@@ -555,7 +615,10 @@ mod tests {
     #[test]
     fn unknown_key_names_key_and_line() {
         let e = err("currency = \"USD\"\ncurency = \"EUR\"\n");
-        assert!(e.contains("f.toml") && e.contains("line 2") && e.contains("curency"), "{e}");
+        assert!(
+            e.contains("f.toml") && e.contains("line 2") && e.contains("curency"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -569,8 +632,12 @@ mod tests {
 
     #[test]
     fn feature_naming_an_unknown_team() {
-        let e = err("[[team]]\nname = \"search\"\n\n[[feature]]\nname = \"bot\"\nteam = \"suport\"\n");
-        assert!(e.contains("line 6") && e.contains("feature.team") && e.contains("\"suport\""), "{e}");
+        let e =
+            err("[[team]]\nname = \"search\"\n\n[[feature]]\nname = \"bot\"\nteam = \"suport\"\n");
+        assert!(
+            e.contains("line 6") && e.contains("feature.team") && e.contains("\"suport\""),
+            "{e}"
+        );
         assert!(e.contains("teams: search"), "{e}");
     }
 
@@ -578,7 +645,10 @@ mod tests {
     fn fixed_split_must_sum_to_one() {
         let base = "[[team]]\nname = \"a\"\n[[team]]\nname = \"b\"\n[[shared]]\nname = \"p\"\nwhen = { provider = \"aws\" }\nmethod = \"fixed\"\n";
         let e = err(&format!("{base}split = {{ a = 0.5, b = 0.3 }}\n"));
-        assert!(e.contains("line 9") && e.contains("sum to 0.8, not 1"), "{e}");
+        assert!(
+            e.contains("line 9") && e.contains("sum to 0.8, not 1"),
+            "{e}"
+        );
         // 0.1 + 0.2 + 0.7 is exactly 1 (no float drift).
         let ok = format!("[[team]]\nname = \"c\"\n{base}split = {{ a = 0.1, b = 0.2, c = 0.7 }}\n");
         parse(&ok).unwrap();
@@ -589,7 +659,10 @@ mod tests {
     #[test]
     fn rule_conditions_are_checked() {
         let e = err("[[rule]]\nwhen = { provder = \"openai\" }\nset = { team = \"x\" }\n");
-        assert!(e.contains("line 2") && e.contains("unknown field \"provder\""), "{e}");
+        assert!(
+            e.contains("line 2") && e.contains("unknown field \"provder\""),
+            "{e}"
+        );
         let c = parse("[[rule]]\nwhen = { provider = \"openai\", tags.app = \"x*\" }\nset = { team = \"x\" }\n").unwrap();
         let conds = conditions(c.rules[0].when.get_ref()).unwrap();
         assert!(conds.contains(&(Field::Tag("app".into()), "x*".into())));
@@ -601,7 +674,8 @@ mod tests {
         parse("[attribution]\nunattributed = \"proportional\"\n").unwrap();
         let e = err("[attribution]\nunattributed = \"platform\"\n");
         assert!(e.contains("line 2") && e.contains("\"platform\""), "{e}");
-        parse("[[team]]\nname = \"platform\"\n[attribution]\nunattributed = \"platform\"\n").unwrap();
+        parse("[[team]]\nname = \"platform\"\n[attribution]\nunattributed = \"platform\"\n")
+            .unwrap();
     }
 
     #[test]
@@ -615,14 +689,32 @@ mod tests {
     #[test]
     fn mapping_files() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("keys.csv"), "api_key_id,team,feature\nkey_1,search,ai-search\nkey_2,support,\n").unwrap();
+        std::fs::write(
+            dir.path().join("keys.csv"),
+            "api_key_id,team,feature\nkey_1,search,ai-search\nkey_2,support,\n",
+        )
+        .unwrap();
         let cfg_path = dir.path().join("finops.toml");
-        let c = Config::parse("[[mapping]]\nfile = \"keys.csv\"\nkey = \"api_key_id\"\n", &cfg_path).unwrap();
+        let c = Config::parse(
+            "[[mapping]]\nfile = \"keys.csv\"\nkey = \"api_key_id\"\n",
+            &cfg_path,
+        )
+        .unwrap();
         let rows = &c.mappings[0].rows;
         assert_eq!(rows["key_1"].team.as_deref(), Some("search"));
         assert_eq!(rows["key_2"].feature, None);
         std::fs::write(dir.path().join("bad.csv"), "key,team\nx,y\n").unwrap();
-        let e = format!("{:#}", Config::parse("[[mapping]]\nfile = \"bad.csv\"\nkey = \"api_key_id\"\n", &cfg_path).unwrap_err());
-        assert!(e.contains("bad.csv") && e.contains("no column \"api_key_id\""), "{e}");
+        let e = format!(
+            "{:#}",
+            Config::parse(
+                "[[mapping]]\nfile = \"bad.csv\"\nkey = \"api_key_id\"\n",
+                &cfg_path
+            )
+            .unwrap_err()
+        );
+        assert!(
+            e.contains("bad.csv") && e.contains("no column \"api_key_id\""),
+            "{e}"
+        );
     }
 }

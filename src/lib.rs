@@ -1,5 +1,7 @@
 //! finops: FinOps for LLM and AI spend. See README.md and docs/.
 
+pub mod allocate;
+pub mod attribution;
 pub mod cli;
 pub mod cmd;
 pub mod config;
