@@ -76,6 +76,22 @@ pub enum Command {
     Ingest(IngestArgs),
     /// List the ingested batches, from the store's manifest
     Sources(SourcesArgs),
+    /// Per team: budget, direct cost, shared cost allocated, unattributed share, total
+    /// charged, reconciled to the month's billed total
+    Chargeback(ChargebackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ChargebackArgs {
+    /// The invoice month, YYYY-MM: bill rows of this billing period, request logs of this
+    /// calendar month (UTC)
+    #[arg(long, value_name = "YYYY-MM")]
+    pub month: String,
+
+    /// List each allocation (shared pools, unattributed spend) with its method, driver and
+    /// ratio instead of the per-team table
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Args)]

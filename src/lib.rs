@@ -11,6 +11,7 @@ pub mod model;
 pub mod money;
 pub mod output;
 pub mod pricing;
+pub mod query;
 pub mod source;
 pub mod store;
 pub mod timeparse;
@@ -27,5 +28,6 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Init(a) => cmd::init::run(&ctx, a),
         Command::Ingest(a) => cmd::ingest::run(&ctx, a),
         Command::Sources(a) => cmd::sources::run(&ctx, a),
+        Command::Chargeback(a) => cmd::chargeback::run(&ctx, a),
     }
 }

@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod chargeback;
 pub mod ingest;
 pub mod init;
 pub mod sources;

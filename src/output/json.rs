@@ -62,6 +62,35 @@ pub(super) fn render(report: &Report, w: &mut dyn Write) -> Result<()> {
         "totals".into(),
         Value::Array(report.totals.iter().map(|r| object(report, r)).collect()),
     );
+    if let Some(rec) = &report.reconciliation {
+        let d = crate::money::minor_digits(&rec.currency);
+        let num = |x: crate::money::Money| {
+            Value::Number(Number::from_string_unchecked(crate::money::format_scaled(
+                x.round_to(d),
+                d,
+            )))
+        };
+        let exact = |x: crate::money::Money| Value::String(x.to_string());
+        let mut o = Map::new();
+        o.insert("currency".into(), Value::from(rec.currency.clone()));
+        o.insert("billed_total".into(), num(rec.billed_total));
+        o.insert("usage_total".into(), num(rec.usage_total));
+        o.insert(
+            "expected_total".into(),
+            num(rec.billed_total + rec.usage_total),
+        );
+        o.insert("report_total".into(), num(rec.report_total));
+        o.insert(
+            "expected_total_exact".into(),
+            exact(rec.billed_total + rec.usage_total),
+        );
+        o.insert("report_total_exact".into(), exact(rec.report_total));
+        o.insert(
+            "reconciles".into(),
+            Value::Bool(rec.report_total == rec.billed_total + rec.usage_total),
+        );
+        m.insert("reconciliation".into(), Value::Object(o));
+    }
     m.insert(
         "notes".into(),
         Value::Array(

@@ -156,6 +156,20 @@ pub struct Report {
     pub totals: Vec<Vec<Cell>>,
     /// Lines under a table (reconciliation, batch ids, rejects files). JSON: `notes`.
     pub notes: Vec<String>,
+    /// For money reports: the totals the report must equal. JSON: `reconciliation`.
+    pub reconciliation: Option<Reconciliation>,
+}
+
+/// What a money report adds up to, against the store (SPEC §4.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconciliation {
+    pub currency: String,
+    /// Σ of the period's bill rows.
+    pub billed_total: Money,
+    /// Σ of request-log money of providers without a bill in the period.
+    pub usage_total: Money,
+    /// Σ of the report's rows.
+    pub report_total: Money,
 }
 
 impl Report {
@@ -170,6 +184,7 @@ impl Report {
             rows: Vec::new(),
             totals: Vec::new(),
             notes: Vec::new(),
+            reconciliation: None,
         }
     }
 

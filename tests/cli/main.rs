@@ -2,6 +2,7 @@
 //! topic. Every test runs in its own temp dir with a clean environment.
 
 mod bad_input;
+mod chargeback;
 mod formats;
 mod ingest;
 mod store;

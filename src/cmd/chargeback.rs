@@ -1,0 +1,554 @@
+//! `finops chargeback --month M` (docs/commands/chargeback.md): per team, direct cost,
+//! shared cost allocated, unattributed share and the total charged, reconciled to the
+//! month's billed total to the cent.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Result;
+use ethnum::I256;
+
+use crate::allocate;
+use crate::attribution::{Attributor, Dims, Matcher};
+use crate::cli::ChargebackArgs;
+use crate::config::{Basis, Config, Field, Method};
+use crate::context::Context;
+use crate::error::exit;
+use crate::model::Kind;
+use crate::money::{Money, SCALE};
+use crate::output::{Cell, Column, ColumnKind, Report};
+use crate::query::{self, Group};
+use crate::store::Store;
+use crate::timeparse::Month;
+
+/// The line of unattributed spend (policy `separate`).
+pub const UNATTRIBUTED: &str = "(unattributed)";
+
+/// What one team is charged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TeamLine {
+    pub direct: Money,
+    pub shared: Money,
+    pub unattributed: Money,
+    /// Drivers over the month's direct rows.
+    pub requests: i64,
+    pub tokens: i64,
+}
+
+impl TeamLine {
+    pub fn total(&self) -> Money {
+        self.direct + self.shared + self.unattributed
+    }
+}
+
+/// One allocation, for `--explain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allocation {
+    pub team: String,
+    pub pool: String,
+    pub method: &'static str,
+    pub basis: &'static str,
+    /// The team's driver and the sum of all drivers (or its fraction as 10⁻¹⁸ units of 1).
+    pub driver: i128,
+    pub driver_total: i128,
+    pub amount: Money,
+}
+
+/// A month's chargeback, exact.
+#[derive(Debug, Clone, Default)]
+pub struct Chargeback {
+    pub currency: String,
+    pub teams: BTreeMap<String, TeamLine>,
+    /// Unattributed spend kept on its own line (policy `separate`, or nothing to split by).
+    pub unattributed: Money,
+    /// Overhead pools, not split.
+    pub overhead: BTreeMap<String, Money>,
+    /// Σ cost of the bill rows of the billing period.
+    pub billed_total: Money,
+    /// Σ cost of usage rows of providers without a bill that month.
+    pub usage_total: Money,
+    pub allocations: Vec<Allocation>,
+    /// Providers whose request logs were not counted because the month has their bill.
+    pub usage_superseded: BTreeSet<String>,
+}
+
+impl Chargeback {
+    /// What the report adds up to.
+    pub fn report_total(&self) -> Money {
+        self.teams.values().map(TeamLine::total).sum::<Money>()
+            + self.unattributed
+            + self.overhead.values().copied().sum::<Money>()
+    }
+}
+
+struct GroupDims<'a> {
+    g: &'a Group,
+    fields: &'a [Field],
+}
+
+impl Dims for GroupDims<'_> {
+    fn field(&self, f: &Field) -> Option<&str> {
+        match f {
+            Field::Provider => Some(&self.g.provider),
+            Field::Kind => Some(self.g.kind.as_str()),
+            Field::ChargeCategory => Some(&self.g.charge_category),
+            Field::Tag(k) => self.g.tags.get(k).map(String::as_str),
+            other => self
+                .fields
+                .iter()
+                .position(|x| x == other)
+                .and_then(|i| self.g.fields[i].as_deref()),
+        }
+    }
+}
+
+/// amount × rate, rounded half to even at 10⁻¹⁸.
+fn convert(amount: Money, rate: Money) -> Money {
+    let one = I256::from(10i128.pow(SCALE));
+    let p = I256::from(amount.0) * I256::from(rate.0);
+    let (q, r) = (p / one, p % one);
+    let half = one / 2;
+    let adj = if r.abs() > half || (r.abs() == half && q % 2 != 0) {
+        if p < 0 {
+            -1
+        } else {
+            1
+        }
+    } else {
+        0
+    };
+    Money((q + I256::from(adj)).as_i128())
+}
+
+/// The fields a month's query must group by: attribution's and the pools'.
+pub fn needed_fields(attributor: &Attributor, pools: &[(String, Matcher)]) -> Vec<Field> {
+    let mut f = attributor.fields();
+    for (_, m) in pools {
+        f.extend(m.fields().cloned());
+    }
+    f.sort();
+    f.dedup();
+    f
+}
+
+/// Computes the chargeback of `month` from its grouped rows.
+pub fn compute(
+    cfg: &Config,
+    month: Month,
+    groups: &[Group],
+    fields: &[Field],
+) -> Result<Chargeback> {
+    let attributor = Attributor::new(cfg)?;
+    let pools: Vec<(usize, Matcher)> = cfg
+        .shared
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Ok((i, Matcher::new(p.when.get_ref())?)))
+        .collect::<Result<_>>()?;
+    // The reporting currency: the config's, else the month's only one, else USD.
+    let currencies: BTreeSet<&str> = groups.iter().map(|g| g.currency.as_str()).collect();
+    let currency = match (&cfg.currency, currencies.len()) {
+        (Some(c), _) => c.to_ascii_uppercase(),
+        (None, 1) => currencies
+            .iter()
+            .next()
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        _ => "USD".to_string(),
+    };
+    let rates = cfg.fx.get(&month.to_string());
+    let missing: BTreeSet<&str> = currencies
+        .iter()
+        .copied()
+        .filter(|c| *c != currency && rates.is_none_or(|r| !r.contains_key(*c)))
+        .collect();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "{month} has amounts in {} besides {currency}; currencies are never added together: give rates in finops.toml, e.g. [fx.\"{month}\"] {} = 1.08 (units of {currency} per 1 {}), or set `currency` to report in another",
+            missing.iter().copied().collect::<Vec<_>>().join(", "),
+            missing.iter().next().copied().unwrap_or("EUR"),
+            missing.iter().next().copied().unwrap_or("EUR"),
+        );
+    }
+    let to_reporting = |g: &Group| -> Money {
+        if g.currency == currency {
+            g.cost
+        } else {
+            let rate = rates
+                .and_then(|r| r.get(&g.currency))
+                .map(|a| a.0)
+                .unwrap_or_default();
+            convert(g.cost, rate)
+        }
+    };
+    let billed: BTreeSet<&str> = groups
+        .iter()
+        .filter(|g| g.kind == Kind::Bill)
+        .map(|g| g.provider.as_str())
+        .collect();
+    let mut cb = Chargeback {
+        currency: currency.clone(),
+        ..Chargeback::default()
+    };
+    let mut pool_money: BTreeMap<usize, Money> = BTreeMap::new();
+    for g in groups {
+        let amount = to_reporting(g);
+        match g.kind {
+            Kind::Bill => cb.billed_total += amount,
+            Kind::Usage if billed.contains(g.provider.as_str()) => {
+                // The bill carries this provider's money (SPEC §2.1).
+                cb.usage_superseded.insert(g.provider.clone());
+                continue;
+            }
+            Kind::Usage => cb.usage_total += amount,
+        }
+        let dims = GroupDims { g, fields };
+        if let Some((i, _)) = pools.iter().find(|(_, m)| m.matches(&dims)) {
+            *pool_money.entry(*i).or_default() += amount;
+            continue;
+        }
+        match attributor.attribute(&dims).team {
+            Some(team) => {
+                let line = cb.teams.entry(team).or_default();
+                line.direct += amount;
+                line.requests += g.requests;
+                line.tokens += g.tokens;
+            }
+            None => cb.unattributed += amount,
+        }
+    }
+    // Teams with direct spend, and their drivers.
+    let direct_teams: Vec<String> = cb
+        .teams
+        .iter()
+        .filter(|(_, l)| l.direct != Money::ZERO)
+        .map(|(t, _)| t.clone())
+        .collect();
+    // Drivers come from direct rows only, so they are fixed before anything is shared.
+    let by_basis: BTreeMap<Basis, BTreeMap<String, i128>> =
+        [Basis::Cost, Basis::Requests, Basis::Tokens]
+            .into_iter()
+            .map(|basis| {
+                let w = direct_teams
+                    .iter()
+                    .map(|t| {
+                        let l = &cb.teams[t];
+                        let w = match basis {
+                            Basis::Cost => l.direct.0.max(0),
+                            Basis::Requests => l.requests.max(0) as i128,
+                            Basis::Tokens => l.tokens.max(0) as i128,
+                        };
+                        (t.clone(), w)
+                    })
+                    .collect();
+                (basis, w)
+            })
+            .collect();
+    let drivers = |basis: Basis| by_basis[&basis].clone();
+    let mut shares: Vec<(String, Money, Allocation)> = Vec::new();
+    for (i, amount) in &pool_money {
+        let pool = &cfg.shared[*i];
+        let (method, basis, weights): (&str, &str, BTreeMap<String, i128>) = match pool.method {
+            Method::Overhead => {
+                *cb.overhead.entry(pool.name.clone()).or_default() += *amount;
+                continue;
+            }
+            Method::Proportional => ("proportional", basis_name(pool.basis), drivers(pool.basis)),
+            Method::Even => (
+                "even",
+                "teams",
+                direct_teams.iter().map(|t| (t.clone(), 1)).collect(),
+            ),
+            Method::Fixed => (
+                "fixed",
+                "fraction",
+                pool.split
+                    .as_ref()
+                    .map(|s| {
+                        s.get_ref()
+                            .iter()
+                            .map(|(t, f)| (t.clone(), f.0 .0))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            ),
+        };
+        match allocate::split(*amount, &weights) {
+            Some(split) => {
+                let total: i128 = weights.values().sum();
+                for (team, share) in split {
+                    let alloc = Allocation {
+                        team: team.clone(),
+                        pool: pool.name.clone(),
+                        method,
+                        basis,
+                        driver: weights[&team],
+                        driver_total: total,
+                        amount: share,
+                    };
+                    shares.push((team, share, alloc));
+                }
+            }
+            // No team to split over: held centrally.
+            None => *cb.overhead.entry(pool.name.clone()).or_default() += *amount,
+        }
+    }
+    for (team, share, alloc) in shares {
+        cb.teams.entry(team).or_default().shared += share;
+        cb.allocations.push(alloc);
+    }
+    // Unattributed spend, by policy.
+    let policy = cfg
+        .attribution
+        .unattributed
+        .as_ref()
+        .map(|u| u.get_ref().as_str());
+    match policy {
+        None | Some("separate") => {}
+        Some("proportional") => {
+            let weights = drivers(Basis::Cost);
+            if let Some(split) = allocate::split(cb.unattributed, &weights) {
+                let total: i128 = weights.values().sum();
+                for (team, share) in split {
+                    cb.allocations.push(Allocation {
+                        team: team.clone(),
+                        pool: UNATTRIBUTED.into(),
+                        method: "proportional",
+                        basis: "cost",
+                        driver: weights[&team],
+                        driver_total: total,
+                        amount: share,
+                    });
+                    cb.teams.entry(team).or_default().unattributed += share;
+                }
+                cb.unattributed = Money::ZERO;
+            }
+        }
+        Some(team) => {
+            if cb.unattributed != Money::ZERO {
+                cb.allocations.push(Allocation {
+                    team: team.to_string(),
+                    pool: UNATTRIBUTED.into(),
+                    method: "charged",
+                    basis: "config",
+                    driver: 1,
+                    driver_total: 1,
+                    amount: cb.unattributed,
+                });
+                cb.teams.entry(team.to_string()).or_default().unattributed += cb.unattributed;
+                cb.unattributed = Money::ZERO;
+            }
+        }
+    }
+    debug_assert_eq!(cb.report_total(), cb.billed_total + cb.usage_total);
+    Ok(cb)
+}
+
+fn basis_name(b: Basis) -> &'static str {
+    match b {
+        Basis::Cost => "cost",
+        Basis::Requests => "requests",
+        Basis::Tokens => "tokens",
+    }
+}
+
+const COLUMNS: [Column; 8] = [
+    Column::new("team", "Team", ColumnKind::Text),
+    Column::new("budget", "Budget", ColumnKind::Money),
+    Column::new("direct", "Direct", ColumnKind::Money),
+    Column::new("shared", "Shared", ColumnKind::Money),
+    Column::new(
+        "unattributed_share",
+        "Unattributed share",
+        ColumnKind::Money,
+    ),
+    Column::new("total", "Total charged", ColumnKind::Money),
+    Column::new("variance", "Budget − total", ColumnKind::Money),
+    Column::new("utilisation", "Utilisation", ColumnKind::Ratio),
+];
+
+fn ratio(a: Money, b: Money) -> Cell {
+    if b.0 == 0 {
+        Cell::Null
+    } else {
+        Cell::Ratio(a.0 as f64 / b.0 as f64)
+    }
+}
+
+/// The chargeback as a report.
+pub fn report(cfg: &Config, month: Month, cb: &Chargeback) -> Report {
+    let mut r = Report::new(
+        "chargeback",
+        format!("Chargeback {month}"),
+        COLUMNS.to_vec(),
+    );
+    r.period = Some(month.to_string());
+    r.currency = Some(cb.currency.clone());
+    r.parameters.insert("month".into(), month.to_string());
+    let cur = cb.currency.as_str();
+    let m = |x: Money| Cell::money(x, cur);
+    let budget = |team: &str| {
+        cfg.teams
+            .iter()
+            .find(|t| t.name.get_ref() == team)
+            .and_then(|t| t.budget)
+            .map(|a| a.0)
+    };
+    // Every configured team has a line (its budget is tracked even without spend).
+    let mut lines = cb.teams.clone();
+    for t in &cfg.teams {
+        lines.entry(t.name.get_ref().clone()).or_default();
+    }
+    for (team, line) in &lines {
+        let b = budget(team);
+        r.rows.push(vec![
+            Cell::text(team.clone()),
+            b.map_or(Cell::Null, m),
+            m(line.direct),
+            m(line.shared),
+            m(line.unattributed),
+            m(line.total()),
+            b.map_or(Cell::Null, |b| m(Money(b.0 - line.total().0))),
+            b.map_or(Cell::Null, |b| ratio(line.total(), b)),
+        ]);
+    }
+    let extra = |name: String, amount: Money| {
+        vec![
+            Cell::text(name),
+            Cell::Null,
+            m(amount),
+            m(Money::ZERO),
+            m(Money::ZERO),
+            m(amount),
+            Cell::Null,
+            Cell::Null,
+        ]
+    };
+    if cb.unattributed != Money::ZERO {
+        r.rows.push(extra(UNATTRIBUTED.into(), cb.unattributed));
+    }
+    for (pool, amount) in &cb.overhead {
+        r.rows.push(extra(format!("(overhead) {pool}"), *amount));
+    }
+    let sum = |f: &dyn Fn(&TeamLine) -> Money| cb.teams.values().map(f).sum::<Money>();
+    let others = cb.unattributed + cb.overhead.values().copied().sum::<Money>();
+    let total_budget: Option<Money> = lines
+        .keys()
+        .map(|t| budget(t))
+        .collect::<Option<Vec<_>>>()
+        .map(|v| v.into_iter().sum());
+    r.totals.push(vec![
+        Cell::text("total"),
+        Cell::Null,
+        m(sum(&|l| l.direct) + others),
+        m(sum(&|l| l.shared)),
+        m(sum(&|l| l.unattributed)),
+        m(cb.report_total()),
+        Cell::Null,
+        total_budget.map_or(Cell::Null, |b| ratio(sum(&|l| l.total()), b)),
+    ]);
+    let _ = total_budget;
+    let target = cb.billed_total + cb.usage_total;
+    let d = crate::money::minor_digits(cur);
+    let fmt = |x: Money| crate::money::format_scaled(x.round_to(d), d);
+    let ok = cb.report_total() == target;
+    r.notes.push(format!(
+        "{} billed total of {month} ({} in bills{}) = {} {cur}; this chargeback = {} {cur}",
+        if ok {
+            "Reconciles:"
+        } else {
+            "DOES NOT RECONCILE:"
+        },
+        fmt(cb.billed_total),
+        if cb.usage_total != Money::ZERO {
+            format!(
+                ", {} from request logs of providers without a bill",
+                fmt(cb.usage_total)
+            )
+        } else {
+            String::new()
+        },
+        fmt(target),
+        fmt(cb.report_total()),
+    ));
+    if !cb.usage_superseded.is_empty() {
+        r.notes.push(format!(
+            "request logs of {} were not counted: the month's bill carries their money",
+            cb.usage_superseded
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    r.reconciliation = Some(crate::output::Reconciliation {
+        currency: cb.currency.clone(),
+        billed_total: cb.billed_total,
+        usage_total: cb.usage_total,
+        report_total: cb.report_total(),
+    });
+    r
+}
+
+/// `--explain`: each allocation with its pool, method, driver and ratio.
+pub fn explain(month: Month, cb: &Chargeback) -> Report {
+    let cols = vec![
+        Column::new("team", "Team", ColumnKind::Text),
+        Column::new("pool", "Pool", ColumnKind::Text),
+        Column::new("method", "Method", ColumnKind::Text),
+        Column::new("basis", "Driver", ColumnKind::Text),
+        Column::new("ratio", "Ratio", ColumnKind::Ratio),
+        Column::new("amount", "Amount", ColumnKind::Money),
+    ];
+    let mut r = Report::new(
+        "chargeback-explain",
+        format!("Chargeback {month}: allocations"),
+        cols,
+    );
+    r.period = Some(month.to_string());
+    r.currency = Some(cb.currency.clone());
+    for a in &cb.allocations {
+        r.rows.push(vec![
+            Cell::text(a.team.clone()),
+            Cell::text(a.pool.clone()),
+            Cell::text(a.method),
+            Cell::text(a.basis),
+            if a.driver_total == 0 {
+                Cell::Null
+            } else {
+                Cell::Ratio(a.driver as f64 / a.driver_total as f64)
+            },
+            Cell::money(a.amount, cb.currency.clone()),
+        ]);
+    }
+    r
+}
+
+pub fn run(ctx: &Context, args: &ChargebackArgs) -> Result<u8> {
+    let month = Month::parse(&args.month).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--month {:?}: write the month as YYYY-MM, e.g. 2026-10",
+            args.month
+        )
+    })?;
+    let store = Store::open_read(&ctx.store_dir, &|m| ctx.note(m))?;
+    let attributor = Attributor::new(&ctx.config)?;
+    let pools: Vec<(String, Matcher)> = ctx
+        .config
+        .shared
+        .iter()
+        .map(|p| Ok((p.name.clone(), Matcher::new(p.when.get_ref())?)))
+        .collect::<Result<_>>()?;
+    let fields = needed_fields(&attributor, &pools);
+    let groups = query::month_groups(&store, month, &fields)?;
+    if groups.is_empty() {
+        anyhow::bail!("the store has no bill rows for billing period {month} and no request logs in {month}; `finops sources` lists what it holds");
+    }
+    let cb = compute(&ctx.config, month, &groups, &fields)?;
+    let report = if args.explain {
+        explain(month, &cb)
+    } else {
+        report(&ctx.config, month, &cb)
+    };
+    crate::output::emit(ctx, report)?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,177 @@
+//! Queries over the store (the reports' only polars code). A month's rows are scanned
+//! lazily and aggregated by just the fields attribution needs, so what comes back to Rust
+//! is small (distinct combinations of tags, provider and the like), however many rows the
+//! store holds.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, Result};
+use polars::prelude::{col, len, lit, DataFrame, LazyFrame, PlRefPath, ScanArgsParquet, UnionArgs};
+
+use crate::config::Field;
+use crate::model::Kind;
+use crate::money::{Money, SCALE};
+use crate::store::Store;
+use crate::timeparse::Month;
+
+/// Rows of one kind that share every grouped value.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub kind: Kind,
+    pub provider: String,
+    pub currency: String,
+    pub charge_category: String,
+    /// Values of the requested fields, in request order (tags fields excluded).
+    pub fields: Vec<Option<String>>,
+    pub tags: BTreeMap<String, String>,
+    pub cost: Money,
+    pub requests: i64,
+    pub tokens: i64,
+    pub rows: u64,
+}
+
+fn column_name(f: &Field) -> Option<&'static str> {
+    Some(match f {
+        Field::Provider => return None,
+        Field::Model => "model",
+        Field::Service => "service",
+        Field::Sku => "sku",
+        Field::Region => "region",
+        Field::ProjectId => "project_id",
+        Field::WorkspaceId => "workspace_id",
+        Field::ApiKeyId => "api_key_id",
+        Field::BillingAccount => "billing_account",
+        Field::SubAccount => "sub_account",
+        Field::ResourceId => "resource_id",
+        Field::UserId => "user_id",
+        Field::Kind | Field::ChargeCategory => return None,
+        Field::SourceFormat => "source_format",
+        Field::Tag(_) => return None,
+    })
+}
+
+/// The columns grouped on for `fields` (besides kind, provider, currency, category, tags).
+pub fn extra_columns(fields: &[Field]) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = fields.iter().filter_map(column_name).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn scan(store: &Store, kind: Kind, month: Option<Month>) -> Result<Option<LazyFrame>> {
+    let prefix = match month {
+        Some(m) => format!("data/{}/{m}/", kind.as_str()),
+        None => format!("data/{}/", kind.as_str()),
+    };
+    let paths: Vec<PlRefPath> = store
+        .manifest()
+        .files
+        .iter()
+        .filter(|f| f.path.starts_with(&prefix))
+        .map(|f| PlRefPath::new(store.root().join(&f.path).to_string_lossy().as_ref()))
+        .collect();
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let frames = paths
+        .into_iter()
+        .map(|p| LazyFrame::scan_parquet(p, ScanArgsParquet::default()))
+        .collect::<polars::prelude::PolarsResult<Vec<_>>>()?;
+    Ok(Some(polars::prelude::concat(frames, UnionArgs::default())?))
+}
+
+/// The bill rows of billing period `month` and the usage rows of calendar month `month`
+/// (UTC), grouped.
+pub fn month_groups(store: &Store, month: Month, fields: &[Field]) -> Result<Vec<Group>> {
+    let extra = extra_columns(fields);
+    let mut out = Vec::new();
+    let bills = scan(store, Kind::Bill, None)?
+        .map(|lf| lf.filter(col("billing_period").eq(lit(month.to_string()))));
+    let usage = scan(store, Kind::Usage, Some(month))?;
+    for (kind, lf) in [(Kind::Bill, bills), (Kind::Usage, usage)] {
+        let Some(lf) = lf else { continue };
+        let mut keys = vec![
+            col("provider"),
+            col("currency"),
+            col("charge_category"),
+            col("tags"),
+        ];
+        keys.extend(extra.iter().map(|c| col(*c)));
+        let df = lf
+            .group_by(keys)
+            .agg([
+                col("cost").sum().alias("cost"),
+                col("requests").sum().alias("requests"),
+                (col("input_tokens").fill_null(lit(0i64))
+                    + col("output_tokens").fill_null(lit(0i64)))
+                .sum()
+                .alias("tokens"),
+                len().alias("rows"),
+            ])
+            .collect()
+            .with_context(|| format!("cannot read the {} rows of {month}", kind.as_str()))?;
+        out.extend(to_groups(kind, &df, &extra, fields)?);
+    }
+    Ok(out)
+}
+
+fn to_groups(kind: Kind, df: &DataFrame, extra: &[&str], fields: &[Field]) -> Result<Vec<Group>> {
+    let s = |name: &str| -> Result<Vec<Option<String>>> {
+        Ok(df
+            .column(name)?
+            .str()?
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect())
+    };
+    let provider = s("provider")?;
+    let currency = s("currency")?;
+    let category = s("charge_category")?;
+    let tags = s("tags")?;
+    let cost = df.column("cost")?.decimal()?.clone();
+    let scale = cost.scale();
+    let cost = cost.physical().clone();
+    let requests = df
+        .column("requests")?
+        .cast(&polars::prelude::DataType::Int64)?;
+    let requests = requests.i64()?.clone();
+    let tokens = df
+        .column("tokens")?
+        .cast(&polars::prelude::DataType::Int64)?;
+    let tokens = tokens.i64()?.clone();
+    let rows = df
+        .column("rows")?
+        .cast(&polars::prelude::DataType::UInt64)?;
+    let rows = rows.u64()?.clone();
+    let extra_values: Vec<Vec<Option<String>>> =
+        extra.iter().map(|c| s(c)).collect::<Result<_>>()?;
+    let factor = 10i128.pow(SCALE - scale as u32);
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let tag_map = match &tags[i] {
+            Some(t) => crate::model::parse_tags_object(t).map_err(|e| anyhow::anyhow!(e))?,
+            None => BTreeMap::new(),
+        };
+        let field_values = fields
+            .iter()
+            .map(|f| {
+                column_name(f)
+                    .and_then(|c| extra.iter().position(|e| *e == c))
+                    .and_then(|j| extra_values[j][i].clone())
+            })
+            .collect();
+        out.push(Group {
+            kind,
+            provider: provider[i].clone().unwrap_or_default(),
+            currency: currency[i].clone().unwrap_or_default(),
+            charge_category: category[i].clone().unwrap_or_default(),
+            fields: field_values,
+            tags: tag_map,
+            cost: Money(cost.get(i).unwrap_or(0) * factor),
+            requests: requests.get(i).unwrap_or(0),
+            tokens: tokens.get(i).unwrap_or(0),
+            rows: rows.get(i).unwrap_or(0),
+        });
+    }
+    Ok(out)
+}

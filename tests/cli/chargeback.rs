@@ -1,0 +1,337 @@
+//! `finops chargeback`: hand-computed months under every shared-pool method and every
+//! unattributed policy, reconciliation to the bill, and rules applied without re-ingest.
+//!
+//! fixtures/chargeback/bill-2026-10.csv, by hand (all USD, billing period 2026-10):
+//! direct search 100 − 10 (credit) = 90, support 50, ads 30; pool "embeddings" 60
+//! (tags.feature = shared-embeddings); overhead pool 20 (tags.platform = yes); unattributed
+//! 8 (tax) + 12 + 4 (a charge of 2026-09-30 billed on the October invoice) = 24.
+//! Billed total 274. Splits were computed with Python's `fractions`:
+//! 60 by cost 90:50:30 = 31.7647… / 17.6470… / 10.5882… → 31.76 / 17.65 / 10.59;
+//! 24 by cost 90:50:30 = 12.7058… / 7.0588… / 4.2352… → 12.71 / 7.06 / 4.23 (largest
+//! remainder at cents: 24.00).
+
+use crate::util::{fixture, json, stderr, Dir};
+
+const BASE: &str = r#"
+currency = "USD"
+
+[[team]]
+name = "search"
+budget = 150
+
+[[team]]
+name = "support"
+budget = 100
+
+[[team]]
+name = "ads"
+
+[[team]]
+name = "platform"
+
+[[feature]]
+name = "ai-search"
+team = "search"
+
+[[shared]]
+name = "platform-overhead"
+when = { tags.platform = "yes" }
+method = "overhead"
+"#;
+
+fn pool(method: &str) -> String {
+    let split = if method == "fixed" {
+        "split = { search = 0.5, support = 0.3, ads = 0.2 }\n"
+    } else {
+        ""
+    };
+    format!("\n[[shared]]\nname = \"embeddings\"\nwhen = {{ tags.feature = \"shared-embeddings\" }}\nmethod = \"{method}\"\n{split}")
+}
+
+fn month(config: &str) -> (Dir, serde_json::Value) {
+    let d = Dir::new();
+    d.write("finops.toml", config);
+    d.finops()
+        .arg("ingest")
+        .arg(fixture("chargeback/bill-2026-10.csv"))
+        .assert()
+        .success();
+    let v = run(&d);
+    (d, v)
+}
+
+fn run(d: &Dir) -> serde_json::Value {
+    let a = d
+        .finops()
+        .args(["chargeback", "--month", "2026-10", "--format", "json"])
+        .assert()
+        .success();
+    json(&a.get_output().stdout)
+}
+
+/// team → (direct, shared, unattributed share, total), as printed.
+fn lines(v: &serde_json::Value) -> std::collections::BTreeMap<String, [String; 4]> {
+    v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let m = |k: &str| r[k].to_string();
+            (
+                r["team"].as_str().unwrap().to_string(),
+                [
+                    m("direct"),
+                    m("shared"),
+                    m("unattributed_share"),
+                    m("total"),
+                ],
+            )
+        })
+        .collect()
+}
+
+fn row(d: &str, s: &str, u: &str, t: &str) -> [String; 4] {
+    [d.into(), s.into(), u.into(), t.into()]
+}
+
+fn reconciles(v: &serde_json::Value) {
+    let r = &v["reconciliation"];
+    assert_eq!(r["reconciles"], true, "{r}");
+    assert_eq!(r["expected_total_exact"], "274");
+    assert_eq!(r["report_total_exact"], "274");
+    assert_eq!(v["totals"][0]["total"].to_string(), "274.00");
+}
+
+#[test]
+fn proportional_pool_separate_unattributed() {
+    let (_d, v) = month(&format!("{BASE}{}", pool("proportional")));
+    reconciles(&v);
+    let l = lines(&v);
+    assert_eq!(l["search"], row("90.00", "31.76", "0.00", "121.76"));
+    assert_eq!(l["support"], row("50.00", "17.65", "0.00", "67.65"));
+    assert_eq!(l["ads"], row("30.00", "10.59", "0.00", "40.59"));
+    assert_eq!(l["platform"], row("0.00", "0.00", "0.00", "0.00"));
+    assert_eq!(l["(unattributed)"], row("24.00", "0.00", "0.00", "24.00"));
+    assert_eq!(
+        l["(overhead) platform-overhead"],
+        row("20.00", "0.00", "0.00", "20.00")
+    );
+    // Budget, variance and utilisation of a team with a budget.
+    let search = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["team"] == "search")
+        .unwrap();
+    assert_eq!(search["budget"].to_string(), "150.00");
+    assert_eq!(search["variance"].to_string(), "28.24");
+}
+
+#[test]
+fn even_pool() {
+    let (_d, v) = month(&format!("{BASE}{}", pool("even")));
+    reconciles(&v);
+    let l = lines(&v);
+    assert_eq!(l["search"], row("90.00", "20.00", "0.00", "110.00"));
+    assert_eq!(l["support"], row("50.00", "20.00", "0.00", "70.00"));
+    assert_eq!(l["ads"], row("30.00", "20.00", "0.00", "50.00"));
+}
+
+#[test]
+fn fixed_pool() {
+    let (_d, v) = month(&format!("{BASE}{}", pool("fixed")));
+    reconciles(&v);
+    let l = lines(&v);
+    assert_eq!(l["search"], row("90.00", "30.00", "0.00", "120.00"));
+    assert_eq!(l["support"], row("50.00", "18.00", "0.00", "68.00"));
+    assert_eq!(l["ads"], row("30.00", "12.00", "0.00", "42.00"));
+}
+
+#[test]
+fn overhead_pool() {
+    let (_d, v) = month(&format!("{BASE}{}", pool("overhead")));
+    reconciles(&v);
+    let l = lines(&v);
+    assert_eq!(l["search"], row("90.00", "0.00", "0.00", "90.00"));
+    assert_eq!(
+        l["(overhead) embeddings"],
+        row("60.00", "0.00", "0.00", "60.00")
+    );
+}
+
+#[test]
+fn unattributed_proportional() {
+    let cfg = format!(
+        "{BASE}{}\n[attribution]\nunattributed = \"proportional\"\n",
+        pool("proportional")
+    );
+    let (_d, v) = month(&cfg);
+    reconciles(&v);
+    let l = lines(&v);
+    assert_eq!(l["search"], row("90.00", "31.76", "12.71", "134.47"));
+    assert_eq!(l["support"], row("50.00", "17.65", "7.06", "74.71"));
+    assert_eq!(l["ads"], row("30.00", "10.59", "4.23", "44.82"));
+    assert!(!l.contains_key("(unattributed)"));
+}
+
+#[test]
+fn unattributed_charged_to_a_team() {
+    let cfg = format!(
+        "{BASE}{}\n[attribution]\nunattributed = \"platform\"\n",
+        pool("proportional")
+    );
+    let (_d, v) = month(&cfg);
+    reconciles(&v);
+    assert_eq!(lines(&v)["platform"], row("0.00", "0.00", "24.00", "24.00"));
+}
+
+#[test]
+fn explain_lists_each_allocation() {
+    let (d, _) = month(&format!("{BASE}{}", pool("proportional")));
+    let a = d
+        .finops()
+        .args([
+            "chargeback",
+            "--month",
+            "2026-10",
+            "--explain",
+            "--format",
+            "csv",
+        ])
+        .assert()
+        .success();
+    let text = String::from_utf8(a.get_output().stdout.clone()).unwrap();
+    assert!(
+        text.starts_with("team,pool,method,basis,ratio,amount\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("search,embeddings,proportional,cost,0.529412,31.76\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ads,embeddings,proportional,cost,0.176471,10.59\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_changed_rule_moves_spend_without_reingesting() {
+    let cfg = format!("{BASE}{}", pool("proportional"));
+    let (d, v) = month(&cfg);
+    assert_eq!(lines(&v)["(unattributed)"][0], "24.00");
+    // The 12.00 row of sub-account acct-3 belongs to ads.
+    d.write(
+        "finops.toml",
+        format!(
+            "{cfg}\n[[rule]]\nwhen = {{ sub_account = \"acct-3\" }}\nset = {{ team = \"ads\" }}\n"
+        ),
+    );
+    let v = run(&d);
+    reconciles(&v);
+    let l = lines(&v);
+    assert_eq!(l["(unattributed)"][0], "12.00");
+    assert_eq!(l["ads"][0], "42.00");
+    // The pool now splits by 90:50:42.
+    assert_eq!(l["ads"][1], "13.85");
+}
+
+#[test]
+fn focus_sample_reconciles_to_its_invoice_month() {
+    // Σ BilledCost of billing period 2024-09 (Python Decimal): 20.28022672899; the rows of
+    // period 2024-10 (0.24) are not September's, although their charges are dated September.
+    let d = Dir::new();
+    d.write(
+        "finops.toml",
+        "[attribution]\ntag_keys = { team = [\"business_unit\"], feature = [\"application\"] }\n",
+    );
+    d.finops()
+        .arg("ingest")
+        .arg(fixture("focus-sample-data/focus_sample.csv"))
+        .assert()
+        .success();
+    let a = d
+        .finops()
+        .args(["chargeback", "--month", "2024-09", "--format", "json"])
+        .assert()
+        .success();
+    let v = json(&a.get_output().stdout);
+    assert_eq!(
+        v["reconciliation"]["expected_total_exact"],
+        "20.28022672899"
+    );
+    assert_eq!(v["reconciliation"]["reconciles"], true);
+    assert_eq!(v["totals"][0]["total"].to_string(), "20.28");
+    let rows = v["rows"].as_array().unwrap();
+    assert!(rows.iter().any(|r| r["team"] == "(unattributed)"));
+    assert!(rows.iter().any(|r| r["team"] == "PeoriaData"));
+    // CSV: a header and one numeric row per team, ready for a spreadsheet.
+    let c = d
+        .finops()
+        .args(["chargeback", "--month", "2024-09", "--format", "csv"])
+        .assert()
+        .success();
+    let mut r = csv::Reader::from_reader(&c.get_output().stdout[..]);
+    assert_eq!(
+        r.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "team",
+            "budget",
+            "direct",
+            "shared",
+            "unattributed_share",
+            "total",
+            "variance",
+            "utilisation"
+        ]
+    );
+    let mut sum = 0i64;
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        if &rec[0] != "total" {
+            sum += (rec[5].parse::<f64>().unwrap() * 100.0).round() as i64;
+        }
+    }
+    assert_eq!(sum, 2028, "printed rows add up to the printed total");
+}
+
+#[test]
+fn bad_month_and_mixed_currencies() {
+    let d = Dir::new();
+    let a = d
+        .finops()
+        .args(["chargeback", "--month", "Oct"])
+        .assert()
+        .code(2);
+    assert!(stderr(&a).contains("YYYY-MM"));
+    d.write(
+        "mixed.csv",
+        "BilledCost,BillingCurrency,BillingPeriodStart,ChargePeriodStart,ProviderName\n1,USD,2026-10-01,2026-10-01,AWS\n2,EUR,2026-10-01,2026-10-01,AWS\n",
+    );
+    d.finops().args(["ingest", "mixed.csv"]).assert().success();
+    d.write("finops.toml", "currency = \"USD\"\n");
+    let a = d
+        .finops()
+        .args(["chargeback", "--month", "2026-10"])
+        .assert()
+        .code(2);
+    assert!(
+        stderr(&a).contains("amounts in EUR besides USD"),
+        "{}",
+        stderr(&a)
+    );
+    d.write(
+        "finops.toml",
+        "currency = \"USD\"\n[fx.\"2026-10\"]\nEUR = 1.10\n",
+    );
+    let a = d
+        .finops()
+        .args(["chargeback", "--month", "2026-10", "--format", "json"])
+        .assert()
+        .success();
+    // 1 + 2 × 1.10
+    assert_eq!(
+        json(&a.get_output().stdout)["reconciliation"]["expected_total_exact"],
+        "3.2"
+    );
+}
