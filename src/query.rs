@@ -80,9 +80,21 @@ fn scan(store: &Store, kind: Kind, month: Option<Month>) -> Result<Option<LazyFr
     Ok(Some(polars::prelude::concat(frames, UnionArgs::default())?))
 }
 
+/// Which drivers beyond cost a query must sum.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Needs {
+    pub requests: bool,
+    pub tokens: bool,
+}
+
 /// The bill rows of billing period `month` and the usage rows of calendar month `month`
-/// (UTC), grouped.
-pub fn month_groups(store: &Store, month: Month, fields: &[Field]) -> Result<Vec<Group>> {
+/// (UTC), grouped. Only the columns asked for are read.
+pub fn month_groups(
+    store: &Store,
+    month: Month,
+    fields: &[Field],
+    needs: Needs,
+) -> Result<Vec<Group>> {
     let extra = extra_columns(fields);
     let mut out = Vec::new();
     let bills = scan(store, Kind::Bill, None)?
@@ -101,12 +113,20 @@ pub fn month_groups(store: &Store, month: Month, fields: &[Field]) -> Result<Vec
             .group_by(keys)
             .agg([
                 col("cost").sum().alias("cost"),
-                col("requests").sum().alias("requests"),
-                (col("input_tokens").fill_null(lit(0i64))
-                    + col("output_tokens").fill_null(lit(0i64)))
-                .sum()
-                .alias("tokens"),
                 len().alias("rows"),
+                if needs.requests {
+                    col("requests").sum().alias("requests")
+                } else {
+                    lit(0i64).alias("requests")
+                },
+                if needs.tokens {
+                    (col("input_tokens").fill_null(lit(0i64))
+                        + col("output_tokens").fill_null(lit(0i64)))
+                    .sum()
+                    .alias("tokens")
+                } else {
+                    lit(0i64).alias("tokens")
+                },
             ])
             .collect()
             .with_context(|| format!("cannot read the {} rows of {month}", kind.as_str()))?;

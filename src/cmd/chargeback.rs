@@ -539,7 +539,17 @@ pub fn run(ctx: &Context, args: &ChargebackArgs) -> Result<u8> {
         .map(|p| Ok((p.name.clone(), Matcher::new(p.when.get_ref())?)))
         .collect::<Result<_>>()?;
     let fields = needed_fields(&attributor, &pools);
-    let groups = query::month_groups(&store, month, &fields)?;
+    let basis = |b: Basis| {
+        ctx.config
+            .shared
+            .iter()
+            .any(|p| p.method == Method::Proportional && p.basis == b)
+    };
+    let needs = query::Needs {
+        requests: basis(Basis::Requests),
+        tokens: basis(Basis::Tokens),
+    };
+    let groups = query::month_groups(&store, month, &fields, needs)?;
     if groups.is_empty() {
         anyhow::bail!("the store has no bill rows for billing period {month} and no request logs in {month}; `finops sources` lists what it holds");
     }
