@@ -79,6 +79,66 @@ pub enum Command {
     /// Per team: budget, direct cost, shared cost allocated, unattributed share, total
     /// charged, reconciled to the month's billed total
     Chargeback(ChargebackArgs),
+    /// The month's unattributed spend by provider, account, project, key and tag set,
+    /// largest first, so that it can be tagged
+    Untagged(UntaggedArgs),
+    /// Spend per team (or --by team,feature,model,provider,environment), requests, cost per
+    /// request, change against the previous month and a trend; no money moves
+    Showback(ShowbackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShowbackArgs {
+    /// The invoice month, YYYY-MM (as for chargeback)
+    #[arg(long, value_name = "YYYY-MM")]
+    pub month: String,
+
+    /// What to group by, comma-separated [default: team]
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub by: Vec<Dimension>,
+
+    /// Months in the trend, the report's month included
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub months: u32,
+}
+
+/// A showback dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Dimension {
+    Team,
+    Feature,
+    Model,
+    Provider,
+    Environment,
+}
+
+impl Dimension {
+    pub fn key(self) -> &'static str {
+        match self {
+            Dimension::Team => "team",
+            Dimension::Feature => "feature",
+            Dimension::Model => "model",
+            Dimension::Provider => "provider",
+            Dimension::Environment => "environment",
+        }
+    }
+
+    pub fn header(self) -> &'static str {
+        match self {
+            Dimension::Team => "Team",
+            Dimension::Feature => "Feature",
+            Dimension::Model => "Model",
+            Dimension::Provider => "Provider",
+            Dimension::Environment => "Environment",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct UntaggedArgs {
+    /// The invoice month, YYYY-MM (as for chargeback)
+    #[arg(long, value_name = "YYYY-MM")]
+    pub month: String,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ pub mod context;
 pub mod error;
 pub mod model;
 pub mod money;
+pub mod month;
 pub mod output;
 pub mod pricing;
 pub mod query;
@@ -29,5 +30,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Ingest(a) => cmd::ingest::run(&ctx, a),
         Command::Sources(a) => cmd::sources::run(&ctx, a),
         Command::Chargeback(a) => cmd::chargeback::run(&ctx, a),
+        Command::Untagged(a) => cmd::untagged::run(&ctx, a),
+        Command::Showback(a) => cmd::showback::run(&ctx, a),
     }
 }

@@ -5,18 +5,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
-use ethnum::I256;
 
 use crate::allocate;
-use crate::attribution::{Attributor, Dims, Matcher};
 use crate::cli::ChargebackArgs;
-use crate::config::{Basis, Config, Field, Method};
+use crate::config::{Basis, Config, Method};
 use crate::context::Context;
 use crate::error::exit;
-use crate::model::Kind;
-use crate::money::{Money, SCALE};
+use crate::money::Money;
+use crate::month::{self, Class, MonthMoney};
 use crate::output::{Cell, Column, ColumnKind, Report};
-use crate::query::{self, Group};
 use crate::store::Store;
 use crate::timeparse::Month;
 
@@ -80,140 +77,28 @@ impl Chargeback {
     }
 }
 
-struct GroupDims<'a> {
-    g: &'a Group,
-    fields: &'a [Field],
-}
-
-impl Dims for GroupDims<'_> {
-    fn field(&self, f: &Field) -> Option<&str> {
-        match f {
-            Field::Provider => Some(&self.g.provider),
-            Field::Kind => Some(self.g.kind.as_str()),
-            Field::ChargeCategory => Some(&self.g.charge_category),
-            Field::Tag(k) => self.g.tags.get(k).map(String::as_str),
-            other => self
-                .fields
-                .iter()
-                .position(|x| x == other)
-                .and_then(|i| self.g.fields[i].as_deref()),
-        }
-    }
-}
-
-/// amount × rate, rounded half to even at 10⁻¹⁸.
-fn convert(amount: Money, rate: Money) -> Money {
-    let one = I256::from(10i128.pow(SCALE));
-    let p = I256::from(amount.0) * I256::from(rate.0);
-    let (q, r) = (p / one, p % one);
-    let half = one / 2;
-    let adj = if r.abs() > half || (r.abs() == half && q % 2 != 0) {
-        if p < 0 {
-            -1
-        } else {
-            1
-        }
-    } else {
-        0
-    };
-    Money((q + I256::from(adj)).as_i128())
-}
-
-/// The fields a month's query must group by: attribution's and the pools'.
-pub fn needed_fields(attributor: &Attributor, pools: &[(String, Matcher)]) -> Vec<Field> {
-    let mut f = attributor.fields();
-    for (_, m) in pools {
-        f.extend(m.fields().cloned());
-    }
-    f.sort();
-    f.dedup();
-    f
-}
-
-/// Computes the chargeback of `month` from its grouped rows.
-pub fn compute(
-    cfg: &Config,
-    month: Month,
-    groups: &[Group],
-    fields: &[Field],
-) -> Result<Chargeback> {
-    let attributor = Attributor::new(cfg)?;
-    let pools: Vec<(usize, Matcher)> = cfg
-        .shared
-        .iter()
-        .enumerate()
-        .map(|(i, p)| Ok((i, Matcher::new(p.when.get_ref())?)))
-        .collect::<Result<_>>()?;
-    // The reporting currency: the config's, else the month's only one, else USD.
-    let currencies: BTreeSet<&str> = groups.iter().map(|g| g.currency.as_str()).collect();
-    let currency = match (&cfg.currency, currencies.len()) {
-        (Some(c), _) => c.to_ascii_uppercase(),
-        (None, 1) => currencies
-            .iter()
-            .next()
-            .map(|c| c.to_string())
-            .unwrap_or_default(),
-        _ => "USD".to_string(),
-    };
-    let rates = cfg.fx.get(&month.to_string());
-    let missing: BTreeSet<&str> = currencies
-        .iter()
-        .copied()
-        .filter(|c| *c != currency && rates.is_none_or(|r| !r.contains_key(*c)))
-        .collect();
-    if !missing.is_empty() {
-        anyhow::bail!(
-            "{month} has amounts in {} besides {currency}; currencies are never added together: give rates in finops.toml, e.g. [fx.\"{month}\"] {} = 1.08 (units of {currency} per 1 {}), or set `currency` to report in another",
-            missing.iter().copied().collect::<Vec<_>>().join(", "),
-            missing.iter().next().copied().unwrap_or("EUR"),
-            missing.iter().next().copied().unwrap_or("EUR"),
-        );
-    }
-    let to_reporting = |g: &Group| -> Money {
-        if g.currency == currency {
-            g.cost
-        } else {
-            let rate = rates
-                .and_then(|r| r.get(&g.currency))
-                .map(|a| a.0)
-                .unwrap_or_default();
-            convert(g.cost, rate)
-        }
-    };
-    let billed: BTreeSet<&str> = groups
-        .iter()
-        .filter(|g| g.kind == Kind::Bill)
-        .map(|g| g.provider.as_str())
-        .collect();
+/// Computes a chargeback from a month's classified money.
+pub fn compute(cfg: &Config, mm: &MonthMoney) -> Result<Chargeback> {
     let mut cb = Chargeback {
-        currency: currency.clone(),
+        currency: mm.currency.clone(),
+        billed_total: mm.billed_total,
+        usage_total: mm.usage_total,
+        usage_superseded: mm.usage_superseded.clone(),
         ..Chargeback::default()
     };
     let mut pool_money: BTreeMap<usize, Money> = BTreeMap::new();
-    for g in groups {
-        let amount = to_reporting(g);
-        match g.kind {
-            Kind::Bill => cb.billed_total += amount,
-            Kind::Usage if billed.contains(g.provider.as_str()) => {
-                // The bill carries this provider's money (SPEC §2.1).
-                cb.usage_superseded.insert(g.provider.clone());
-                continue;
-            }
-            Kind::Usage => cb.usage_total += amount,
-        }
-        let dims = GroupDims { g, fields };
-        if let Some((i, _)) = pools.iter().find(|(_, m)| m.matches(&dims)) {
-            *pool_money.entry(*i).or_default() += amount;
-            continue;
-        }
-        match attributor.attribute(&dims).team {
-            Some(team) => {
-                let line = cb.teams.entry(team).or_default();
-                line.direct += amount;
-                line.requests += g.requests;
-                line.tokens += g.tokens;
-            }
-            None => cb.unattributed += amount,
+    for item in &mm.items {
+        match &item.class {
+            Class::Pool(i) => *pool_money.entry(*i).or_default() += item.amount,
+            Class::Owned(owner) => match &owner.team {
+                Some(team) => {
+                    let line = cb.teams.entry(team.clone()).or_default();
+                    line.direct += item.amount;
+                    line.requests += item.group.requests;
+                    line.tokens += item.group.tokens;
+                }
+                None => cb.unattributed += item.amount,
+            },
         }
     }
     // Teams with direct spend, and their drivers.
@@ -524,36 +409,13 @@ pub fn explain(month: Month, cb: &Chargeback) -> Report {
 }
 
 pub fn run(ctx: &Context, args: &ChargebackArgs) -> Result<u8> {
-    let month = Month::parse(&args.month).ok_or_else(|| {
-        anyhow::anyhow!(
-            "--month {:?}: write the month as YYYY-MM, e.g. 2026-10",
-            args.month
-        )
-    })?;
+    let month = parse_month(&args.month)?;
     let store = Store::open_read(&ctx.store_dir, &|m| ctx.note(m))?;
-    let attributor = Attributor::new(&ctx.config)?;
-    let pools: Vec<(String, Matcher)> = ctx
-        .config
-        .shared
-        .iter()
-        .map(|p| Ok((p.name.clone(), Matcher::new(p.when.get_ref())?)))
-        .collect::<Result<_>>()?;
-    let fields = needed_fields(&attributor, &pools);
-    let basis = |b: Basis| {
-        ctx.config
-            .shared
-            .iter()
-            .any(|p| p.method == Method::Proportional && p.basis == b)
-    };
-    let needs = query::Needs {
-        requests: basis(Basis::Requests),
-        tokens: basis(Basis::Tokens),
-    };
-    let groups = query::month_groups(&store, month, &fields, needs)?;
-    if groups.is_empty() {
+    let mm = month::load(&ctx.config, &store, month, &[], month::needs(&ctx.config))?;
+    if mm.items.is_empty() && mm.usage_superseded.is_empty() {
         anyhow::bail!("the store has no bill rows for billing period {month} and no request logs in {month}; `finops sources` lists what it holds");
     }
-    let cb = compute(&ctx.config, month, &groups, &fields)?;
+    let cb = compute(&ctx.config, &mm)?;
     let report = if args.explain {
         explain(month, &cb)
     } else {
@@ -561,4 +423,11 @@ pub fn run(ctx: &Context, args: &ChargebackArgs) -> Result<u8> {
     };
     crate::output::emit(ctx, report)?;
     Ok(exit::OK)
+}
+
+/// `--month YYYY-MM`.
+pub fn parse_month(text: &str) -> Result<Month> {
+    Month::parse(text).ok_or_else(|| {
+        anyhow::anyhow!("--month {text:?}: write the month as YYYY-MM, e.g. 2026-10")
+    })
 }

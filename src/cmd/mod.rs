@@ -3,4 +3,6 @@
 pub mod chargeback;
 pub mod ingest;
 pub mod init;
+pub mod showback;
 pub mod sources;
+pub mod untagged;

@@ -14,7 +14,7 @@ fn value(cell: &Cell) -> Value {
         Cell::Text(s) => Value::String(s.clone()),
         Cell::Int(i) => Value::from(*i),
         // Exact decimal text, never through f64.
-        Cell::Money { .. } | Cell::Ratio(_) => {
+        Cell::Money { .. } | Cell::Ratio(_) | Cell::Decimal { .. } => {
             Value::Number(Number::from_string_unchecked(cell.raw()))
         }
     }

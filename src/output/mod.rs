@@ -24,6 +24,8 @@ pub enum ColumnKind {
     Money,
     /// A fraction shown as a percentage in tables (0.25 → 25.0%), raw in CSV/JSON.
     Ratio,
+    /// An exact amount with more places than the currency's (cost per request).
+    Decimal,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +56,11 @@ pub enum Cell {
         rounded: Option<i128>,
     },
     Ratio(f64),
+    /// An exact amount shown with `places` decimals (not part of money totals).
+    Decimal {
+        value: Money,
+        places: u32,
+    },
 }
 
 impl Cell {
@@ -89,6 +96,9 @@ impl Cell {
                 money::format_scaled(units, d)
             }
             Cell::Ratio(r) => format_ratio_raw(*r),
+            Cell::Decimal { value, places } => {
+                money::format_scaled(value.round_to(*places), *places)
+            }
         }
     }
 
@@ -102,6 +112,7 @@ impl Cell {
                 format!("{} {}", group_thousands(&self.raw()), currency)
             }
             Cell::Ratio(r) => format!("{:.1}%", r * 100.0),
+            Cell::Decimal { .. } => group_thousands(&self.raw()),
         }
     }
 }

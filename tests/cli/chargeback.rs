@@ -335,3 +335,139 @@ fn bad_month_and_mixed_currencies() {
         "3.2"
     );
 }
+
+#[test]
+fn untagged_lists_what_has_no_team_largest_first() {
+    // With the demo config (its rule gives sub-account acct-3 to ads), what is left without
+    // a team: the 8.00 tax row (acct-1) and the 4.00 charge of acct-9.
+    let d = Dir::new();
+    d.finops()
+        .arg("ingest")
+        .arg(fixture("chargeback/bill-2026-10.csv"))
+        .assert()
+        .success();
+    let a = d
+        .finops()
+        .arg("--config")
+        .arg(fixture("chargeback/finops.toml"))
+        .args(["untagged", "--month", "2026-10", "--format", "json"])
+        .assert()
+        .success();
+    let v = json(&a.get_output().stdout);
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[0]["account"].as_str(), rows[0]["cost"].to_string()),
+        (Some("acct-1"), "8.00".into())
+    );
+    assert_eq!(
+        (rows[1]["account"].as_str(), rows[1]["cost"].to_string()),
+        (Some("acct-9"), "4.00".into())
+    );
+    assert_eq!(v["totals"][0]["cost"].to_string(), "12.00");
+    // 12 / 274
+    assert_eq!(v["totals"][0]["share"].to_string(), "0.043796");
+    assert_eq!(v["reconciliation"]["reconciles"], true);
+}
+
+#[test]
+fn showback_by_team_keeps_pools_and_unattributed_as_lines() {
+    let d = Dir::new();
+    d.finops()
+        .arg("ingest")
+        .arg(fixture("chargeback/bill-2026-10.csv"))
+        .assert()
+        .success();
+    let a = d
+        .finops()
+        .arg("--config")
+        .arg(fixture("chargeback/finops.toml"))
+        .args(["showback", "--month", "2026-10", "--format", "json"])
+        .assert()
+        .success();
+    let v = json(&a.get_output().stdout);
+    let spend: std::collections::BTreeMap<String, String> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["team"].as_str().unwrap().to_string(),
+                r["spend"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(spend["search"], "90.00");
+    assert_eq!(spend["(shared) embeddings"], "60.00");
+    assert_eq!(spend["support"], "50.00");
+    assert_eq!(spend["ads"], "42.00");
+    assert_eq!(spend["(shared) platform-overhead"], "20.00");
+    assert_eq!(spend["(unattributed)"], "12.00");
+    assert_eq!(v["totals"][0]["spend"].to_string(), "274.00");
+    assert_eq!(v["reconciliation"]["reconciles"], true);
+    // Largest first.
+    assert_eq!(v["rows"][0]["team"], "search");
+}
+
+#[test]
+fn showback_of_request_logs_has_requests_cost_per_request_and_change() {
+    // fixtures/usage-log (README there): search 0.027142 over 3 requests, ads 0.023445 over
+    // 2, support 0.0125 + 0.00775 − 0.0125 = 0.00775 over 3. No bill: the logs carry the money.
+    let d = Dir::new();
+    d.finops()
+        .arg("ingest")
+        .arg(fixture("usage-log/requests-2026-10.csv"))
+        .assert()
+        .success();
+    let a = d
+        .finops()
+        .args(["showback", "--month", "2026-10", "--format", "csv"])
+        .assert()
+        .success();
+    let text = String::from_utf8(a.get_output().stdout.clone()).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("team,spend,requests,cost_per_request,previous_spend,change,trend")
+    );
+    // 0.027142 / 3 = 0.009047333…
+    assert_eq!(lines.next(), Some("search,0.03,3,0.009047,0.00,,▁▁▁▁▁█"));
+    // 0.023445 / 2 = 0.0117225, half away from zero at 6 places
+    assert_eq!(lines.next(), Some("ads,0.02,2,0.011723,0.00,,▁▁▁▁▁█"));
+    assert_eq!(lines.next(), Some("support,0.01,3,0.002583,0.00,,▁▁▁▁▁█"));
+    // 0.058337 / 8
+    assert_eq!(lines.next(), Some("total,0.06,8,0.007292,0.00,,▁▁▁▁▁█"));
+    // A second month: the change is against October.
+    d.write(
+        "nov.csv",
+        "timestamp,provider,model,request_id,cost,tag:team\n2026-11-02T10:00:00Z,openai,gpt-4o,n1,0.054284,search\n",
+    );
+    d.finops()
+        .arg("ingest")
+        .arg(d.path().join("nov.csv"))
+        .assert()
+        .success();
+    let a = d
+        .finops()
+        .args([
+            "showback",
+            "--month",
+            "2026-11",
+            "--by",
+            "team,provider",
+            "--format",
+            "json",
+        ])
+        .assert()
+        .success();
+    let v = json(&a.get_output().stdout);
+    let search = &v["rows"][0];
+    assert_eq!(
+        (search["team"].as_str(), search["provider"].as_str()),
+        (Some("search"), Some("openai"))
+    );
+    // The change is against the same key (search, openai) in October: 0.00325 + 0.000192 =
+    // 0.003442; (0.054284 − 0.003442) / 0.003442 = 14.771063…
+    assert_eq!(search["previous_spend"].to_string(), "0.00");
+    assert_eq!(search["change"].to_string(), "14.771063");
+}

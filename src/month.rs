@@ -1,0 +1,236 @@
+//! A month's money, attributed: the first step every money report shares (chargeback,
+//! showback, untagged). It picks the rows (bill rows of billing period M, request logs of
+//! calendar month M for providers without a bill), converts them to the reporting
+//! currency, and says for each group whether it is a shared pool's, a team's or
+//! unattributed.
+
+use std::collections::BTreeSet;
+
+use anyhow::Result;
+use ethnum::I256;
+
+use crate::attribution::{Attributor, Dims, Matcher, Owner};
+use crate::config::{Basis, Config, Field, Method};
+use crate::model::Kind;
+use crate::money::{Money, SCALE};
+use crate::query::{self, Group, Needs};
+use crate::store::Store;
+use crate::timeparse::Month;
+
+/// Where a group's money goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Class {
+    /// The `[[shared]]` pool with this index.
+    Pool(usize),
+    /// Attributed (the owner may still lack a team: unattributed).
+    Owned(Owner),
+}
+
+/// A group with its money in the reporting currency and its class.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub group: Group,
+    pub amount: Money,
+    pub class: Class,
+}
+
+/// A month's items.
+#[derive(Debug, Clone, Default)]
+pub struct MonthMoney {
+    pub month: Option<Month>,
+    pub currency: String,
+    pub items: Vec<Item>,
+    /// Σ of the bill rows.
+    pub billed_total: Money,
+    /// Σ of request-log rows of providers without a bill.
+    pub usage_total: Money,
+    /// Providers whose request logs were left out because the month has their bill.
+    pub usage_superseded: BTreeSet<String>,
+    /// The fields each group carries, in order.
+    pub fields: Vec<Field>,
+}
+
+struct GroupDims<'a> {
+    g: &'a Group,
+    fields: &'a [Field],
+}
+
+impl Dims for GroupDims<'_> {
+    fn field(&self, f: &Field) -> Option<&str> {
+        self.g.value(self.fields, f)
+    }
+}
+
+impl Group {
+    /// A field's value in this group (None when the group has none); `fields` are the
+    /// fields the group was read with.
+    pub fn value<'a>(&'a self, fields: &[Field], f: &Field) -> Option<&'a str> {
+        match f {
+            Field::Provider => Some(&self.provider),
+            Field::Kind => Some(self.kind.as_str()),
+            Field::ChargeCategory => Some(&self.charge_category),
+            Field::Tag(k) => self.tags.get(k).map(String::as_str),
+            other => fields
+                .iter()
+                .position(|x| x == other)
+                .and_then(|i| self.fields[i].as_deref()),
+        }
+    }
+}
+
+/// amount × rate, rounded half to even at 10⁻¹⁸.
+pub fn convert(amount: Money, rate: Money) -> Money {
+    let one = I256::from(10i128.pow(SCALE));
+    let p = I256::from(amount.0) * I256::from(rate.0);
+    let (q, r) = (p / one, p % one);
+    let half = one / 2;
+    let adj = if r.abs() > half || (r.abs() == half && q % 2 != 0) {
+        if p < 0 {
+            -1
+        } else {
+            1
+        }
+    } else {
+        0
+    };
+    Money((q + I256::from(adj)).as_i128())
+}
+
+/// The compiled attribution and pools of a config.
+pub struct Rules {
+    pub attributor: Attributor,
+    pub pools: Vec<Matcher>,
+}
+
+impl Rules {
+    pub fn new(cfg: &Config) -> Result<Rules> {
+        Ok(Rules {
+            attributor: Attributor::new(cfg)?,
+            pools: cfg
+                .shared
+                .iter()
+                .map(|p| Matcher::new(p.when.get_ref()))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// The fields attribution and pools read, plus `extra`.
+    pub fn fields(&self, extra: &[Field]) -> Vec<Field> {
+        let mut f = self.attributor.fields();
+        for m in &self.pools {
+            f.extend(m.fields().cloned());
+        }
+        f.extend(extra.iter().cloned());
+        f.sort();
+        f.dedup();
+        f
+    }
+}
+
+/// What the pools' drivers need summed.
+pub fn needs(cfg: &Config) -> Needs {
+    let basis = |b: Basis| {
+        cfg.shared
+            .iter()
+            .any(|p| p.method == Method::Proportional && p.basis == b)
+    };
+    Needs {
+        requests: basis(Basis::Requests),
+        tokens: basis(Basis::Tokens),
+    }
+}
+
+/// Reads month `month` and classifies its groups.
+pub fn load(
+    cfg: &Config,
+    store: &Store,
+    month: Month,
+    extra: &[Field],
+    needs: Needs,
+) -> Result<MonthMoney> {
+    let rules = Rules::new(cfg)?;
+    let fields = rules.fields(extra);
+    let groups = query::month_groups(store, month, &fields, needs)?;
+    classify(cfg, &rules, month, groups, fields)
+}
+
+/// Classifies grouped rows (see the module docs).
+pub fn classify(
+    cfg: &Config,
+    rules: &Rules,
+    month: Month,
+    groups: Vec<Group>,
+    fields: Vec<Field>,
+) -> Result<MonthMoney> {
+    // The reporting currency: the config's, else the month's only one, else USD.
+    let currencies: BTreeSet<String> = groups.iter().map(|g| g.currency.clone()).collect();
+    let currency = match (&cfg.currency, currencies.len()) {
+        (Some(c), _) => c.to_ascii_uppercase(),
+        (None, 1) => currencies.iter().next().cloned().unwrap_or_default(),
+        _ => "USD".to_string(),
+    };
+    let rates = cfg.fx.get(&month.to_string());
+    let missing: Vec<&str> = currencies
+        .iter()
+        .map(String::as_str)
+        .filter(|c| *c != currency && rates.is_none_or(|r| !r.contains_key(*c)))
+        .collect();
+    if let Some(first) = missing.first() {
+        anyhow::bail!(
+            "{month} has amounts in {} besides {currency}; currencies are never added together: give rates in finops.toml, e.g. [fx.\"{month}\"] {first} = 1.08 (units of {currency} per 1 {first}), or set `currency` to report in another",
+            missing.join(", "),
+        );
+    }
+    let billed: BTreeSet<String> = groups
+        .iter()
+        .filter(|g| g.kind == Kind::Bill)
+        .map(|g| g.provider.clone())
+        .collect();
+    let mut mm = MonthMoney {
+        month: Some(month),
+        currency: currency.clone(),
+        ..MonthMoney::default()
+    };
+    for g in groups {
+        let amount = if g.currency == currency {
+            g.cost
+        } else {
+            let rate = rates
+                .and_then(|r| r.get(&g.currency))
+                .map(|a| a.0)
+                .unwrap_or_default();
+            convert(g.cost, rate)
+        };
+        match g.kind {
+            Kind::Bill => mm.billed_total += amount,
+            Kind::Usage if billed.contains(&g.provider) => {
+                // The bill carries this provider's money (SPEC §2.1).
+                mm.usage_superseded.insert(g.provider.clone());
+                continue;
+            }
+            Kind::Usage => mm.usage_total += amount,
+        }
+        let dims = GroupDims {
+            g: &g,
+            fields: &fields,
+        };
+        let class = match rules.pools.iter().position(|m| m.matches(&dims)) {
+            Some(i) => Class::Pool(i),
+            None => Class::Owned(rules.attributor.attribute(&dims)),
+        };
+        mm.items.push(Item {
+            group: g,
+            amount,
+            class,
+        });
+    }
+    mm.fields = fields;
+    Ok(mm)
+}
+
+impl MonthMoney {
+    /// What the report must add up to.
+    pub fn expected_total(&self) -> Money {
+        self.billed_total + self.usage_total
+    }
+}
