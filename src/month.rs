@@ -4,7 +4,7 @@
 //! currency, and says for each group whether it is a shared pool's, a team's or
 //! unattributed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 use ethnum::I256;
@@ -44,8 +44,11 @@ pub struct MonthMoney {
     pub billed_total: Money,
     /// Σ of request-log rows of providers without a bill.
     pub usage_total: Money,
-    /// Providers whose request logs were left out because the month has their bill.
+    /// Providers whose request logs carry no money because the month has their bill (they
+    /// attribute it instead).
     pub usage_superseded: BTreeSet<String>,
+    /// How much of the bill was attributed by request logs (SPEC §4.4).
+    pub attributed_by_usage: Money,
     /// The fields each group carries, in order.
     pub fields: Vec<Field>,
 }
@@ -137,6 +140,7 @@ pub fn needs(cfg: &Config) -> Needs {
     Needs {
         requests: basis(Basis::Requests),
         tokens: basis(Basis::Tokens),
+        cells: false,
     }
 }
 
@@ -150,7 +154,28 @@ pub fn load(
 ) -> Result<MonthMoney> {
     let rules = Rules::new(cfg)?;
     let fields = rules.fields(extra);
-    let groups = query::month_groups(store, month, &fields, needs)?;
+    let mut groups = query::month_groups(store, month, &fields, needs)?;
+    // A provider with both a bill and request logs: read again by model and day, so that
+    // the logs can attribute the bill (SPEC §4.4).
+    let billed: BTreeSet<&str> = groups
+        .iter()
+        .filter(|g| g.kind == Kind::Bill)
+        .map(|g| g.provider.as_str())
+        .collect();
+    let both = groups
+        .iter()
+        .any(|g| g.kind == Kind::Usage && billed.contains(g.provider.as_str()));
+    if both {
+        groups = query::month_groups(
+            store,
+            month,
+            &fields,
+            Needs {
+                cells: true,
+                ..needs
+            },
+        )?;
+    }
     classify(cfg, &rules, month, groups, fields)
 }
 
@@ -191,8 +216,8 @@ pub fn classify(
         currency: currency.clone(),
         ..MonthMoney::default()
     };
-    for g in groups {
-        let amount = if g.currency == currency {
+    let to_reporting = |g: &Group| {
+        if g.currency == currency {
             g.cost
         } else {
             let rate = rates
@@ -200,32 +225,124 @@ pub fn classify(
                 .map(|a| a.0)
                 .unwrap_or_default();
             convert(g.cost, rate)
-        };
-        match g.kind {
-            Kind::Bill => mm.billed_total += amount,
-            Kind::Usage if billed.contains(&g.provider) => {
-                // The bill carries this provider's money (SPEC §2.1).
-                mm.usage_superseded.insert(g.provider.clone());
-                continue;
-            }
-            Kind::Usage => mm.usage_total += amount,
         }
-        let dims = GroupDims {
-            g: &g,
-            fields: &fields,
-        };
-        let class = match rules.pools.iter().position(|m| m.matches(&dims)) {
+    };
+    let class_of = |g: &Group| {
+        let dims = GroupDims { g, fields: &fields };
+        match rules.pools.iter().position(|m| m.matches(&dims)) {
             Some(i) => Class::Pool(i),
             None => Class::Owned(rules.attributor.attribute(&dims)),
+        }
+    };
+    // Logged cost per (provider, model, day) cell and class, for providers with a bill.
+    let mut cells: Cells = BTreeMap::new();
+    let mut bills = Vec::new();
+    for g in groups {
+        match g.kind {
+            Kind::Usage if billed.contains(&g.provider) => {
+                // The bill carries this provider's money (SPEC §2.1); the logs attribute it.
+                mm.usage_superseded.insert(g.provider.clone());
+                if let Some(day) = g.day {
+                    let class = class_of(&g);
+                    let cell = (g.provider.clone(), g.model.clone().unwrap_or_default(), day);
+                    let e = cells
+                        .entry(cell)
+                        .or_default()
+                        .entry(ClassKey::of(&class))
+                        .or_insert((Money::ZERO, class));
+                    e.0 += to_reporting(&g);
+                }
+            }
+            Kind::Usage => {
+                let amount = to_reporting(&g);
+                mm.usage_total += amount;
+                let class = class_of(&g);
+                mm.items.push(Item {
+                    group: g,
+                    amount,
+                    class,
+                });
+            }
+            Kind::Bill => {
+                let amount = to_reporting(&g);
+                mm.billed_total += amount;
+                bills.push((g, amount));
+            }
+        }
+    }
+    for (g, amount) in bills {
+        let class = class_of(&g);
+        // A bill row in a shared pool stays in the pool; otherwise its cell's logs split it.
+        let weights = match (&class, g.day) {
+            (Class::Owned(_), Some(day)) => {
+                cell_weights(&cells, &g.provider, g.model.as_deref(), day)
+            }
+            _ => BTreeMap::new(),
         };
-        mm.items.push(Item {
-            group: g,
-            amount,
-            class,
-        });
+        let keys: BTreeMap<ClassKey, i128> =
+            weights.iter().map(|(k, (m, _))| (k.clone(), m.0)).collect();
+        let usable = weights.values().all(|(m, _)| m.0 >= 0);
+        match crate::allocate::split(amount, &keys) {
+            Some(shares) if usable => {
+                mm.attributed_by_usage += amount;
+                for (k, share) in shares {
+                    let class = weights[&k].1.clone();
+                    mm.items.push(Item {
+                        group: g.clone(),
+                        amount: share,
+                        class,
+                    });
+                }
+            }
+            _ => mm.items.push(Item {
+                group: g,
+                amount,
+                class,
+            }),
+        }
     }
     mm.fields = fields;
     Ok(mm)
+}
+
+/// Logged cost per class, by (provider, model, day) cell.
+type Cells = BTreeMap<(String, String, i64), BTreeMap<ClassKey, (Money, Class)>>;
+
+/// A class as a sortable key (for exact, order-independent splits).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ClassKey {
+    Pool(usize),
+    Owned(Owner),
+}
+
+impl ClassKey {
+    fn of(c: &Class) -> ClassKey {
+        match c {
+            Class::Pool(i) => ClassKey::Pool(*i),
+            Class::Owned(o) => ClassKey::Owned(o.clone()),
+        }
+    }
+}
+
+/// The logged cost per class in a bill row's cell: its provider, model (a bill row without
+/// a model takes the provider's logs of any model) and day.
+fn cell_weights(
+    cells: &Cells,
+    provider: &str,
+    model: Option<&str>,
+    day: i64,
+) -> BTreeMap<ClassKey, (Money, Class)> {
+    let mut out: BTreeMap<ClassKey, (Money, Class)> = BTreeMap::new();
+    for ((p, m, d), classes) in cells {
+        if p != provider || *d != day || model.is_some_and(|bm| !bm.is_empty() && bm != m) {
+            continue;
+        }
+        for (k, (amount, class)) in classes {
+            let e = out.entry(k.clone()).or_insert((Money::ZERO, class.clone()));
+            e.0 += *amount;
+        }
+    }
+    out
 }
 
 impl MonthMoney {

@@ -28,6 +28,9 @@ pub struct Group {
     pub requests: i64,
     pub tokens: i64,
     pub rows: u64,
+    /// With [`Needs::cells`]: the model and the UTC day (days since 1970-01-01).
+    pub model: Option<String>,
+    pub day: Option<i64>,
 }
 
 fn column_name(f: &Field) -> Option<&'static str> {
@@ -85,6 +88,8 @@ fn scan(store: &Store, kind: Kind, month: Option<Month>) -> Result<Option<LazyFr
 pub struct Needs {
     pub requests: bool,
     pub tokens: bool,
+    /// Group by model and day too (to split bills by request logs, SPEC §4.4).
+    pub cells: bool,
 }
 
 /// The bill rows of billing period `month` and the usage rows of calendar month `month`
@@ -109,6 +114,14 @@ pub fn month_groups(
             col("tags"),
         ];
         keys.extend(extra.iter().map(|c| col(*c)));
+        if needs.cells {
+            keys.push(col("model").alias("cell_model"));
+            keys.push(
+                (col("charge_start").cast(polars::prelude::DataType::Int64)
+                    / lit(crate::timeparse::MICROS_PER_DAY))
+                .alias("cell_day"),
+            );
+        }
         let df = lf
             .group_by(keys)
             .agg([
@@ -130,12 +143,18 @@ pub fn month_groups(
             ])
             .collect()
             .with_context(|| format!("cannot read the {} rows of {month}", kind.as_str()))?;
-        out.extend(to_groups(kind, &df, &extra, fields)?);
+        out.extend(to_groups(kind, &df, &extra, fields, needs.cells)?);
     }
     Ok(out)
 }
 
-fn to_groups(kind: Kind, df: &DataFrame, extra: &[&str], fields: &[Field]) -> Result<Vec<Group>> {
+fn to_groups(
+    kind: Kind,
+    df: &DataFrame,
+    extra: &[&str],
+    fields: &[Field],
+    cells: bool,
+) -> Result<Vec<Group>> {
     let s = |name: &str| -> Result<Vec<Option<String>>> {
         Ok(df
             .column(name)?
@@ -166,6 +185,14 @@ fn to_groups(kind: Kind, df: &DataFrame, extra: &[&str], fields: &[Field]) -> Re
     let extra_values: Vec<Vec<Option<String>>> =
         extra.iter().map(|c| s(c)).collect::<Result<_>>()?;
     let factor = 10i128.pow(SCALE - scale as u32);
+    let (cell_model, cell_day) = if cells {
+        let day = df
+            .column("cell_day")?
+            .cast(&polars::prelude::DataType::Int64)?;
+        (s("cell_model")?, day.i64()?.iter().collect::<Vec<_>>())
+    } else {
+        (vec![None; df.height()], vec![None; df.height()])
+    };
     let mut out = Vec::with_capacity(df.height());
     for i in 0..df.height() {
         let tag_map = match &tags[i] {
@@ -191,6 +218,8 @@ fn to_groups(kind: Kind, df: &DataFrame, extra: &[&str], fields: &[Field]) -> Re
             requests: requests.get(i).unwrap_or(0),
             tokens: tokens.get(i).unwrap_or(0),
             rows: rows.get(i).unwrap_or(0),
+            model: cell_model[i].clone(),
+            day: cell_day[i],
         });
     }
     Ok(out)

@@ -66,6 +66,8 @@ pub struct Chargeback {
     pub allocations: Vec<Allocation>,
     /// Providers whose request logs were not counted because the month has their bill.
     pub usage_superseded: BTreeSet<String>,
+    /// How much of the bill request logs attributed (SPEC §4.4).
+    pub attributed_by_usage: Money,
 }
 
 impl Chargeback {
@@ -84,6 +86,7 @@ pub fn compute(cfg: &Config, mm: &MonthMoney) -> Result<Chargeback> {
         billed_total: mm.billed_total,
         usage_total: mm.usage_total,
         usage_superseded: mm.usage_superseded.clone(),
+        attributed_by_usage: mm.attributed_by_usage,
         ..Chargeback::default()
     };
     let mut pool_money: BTreeMap<usize, Money> = BTreeMap::new();
@@ -356,13 +359,15 @@ pub fn report(cfg: &Config, month: Month, cb: &Chargeback) -> Report {
         fmt(cb.report_total()),
     ));
     if !cb.usage_superseded.is_empty() {
+        let share = if cb.billed_total.0 == 0 {
+            0.0
+        } else {
+            cb.attributed_by_usage.0 as f64 / cb.billed_total.0 as f64 * 100.0
+        };
         r.notes.push(format!(
-            "request logs of {} were not counted: the month's bill carries their money",
-            cb.usage_superseded
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
+            "request logs of {} carry no money of their own (the bill does); they attributed {} {cur} of the bill ({share:.1}%), split per provider, model and day by logged cost",
+            cb.usage_superseded.iter().cloned().collect::<Vec<_>>().join(", "),
+            fmt(cb.attributed_by_usage),
         ));
     }
     r.reconciliation = Some(crate::output::Reconciliation {

@@ -92,7 +92,7 @@ pub fn run(ctx: &Context, args: &ShowbackArgs) -> Result<u8> {
     };
     let needs = Needs {
         requests: true,
-        tokens: false,
+        ..Needs::default()
     };
     let months: Vec<Month> = (0..args.months.max(2) as i32)
         .rev()

@@ -471,3 +471,54 @@ fn showback_of_request_logs_has_requests_cost_per_request_and_change() {
     assert_eq!(search["previous_spend"].to_string(), "0.00");
     assert_eq!(search["change"].to_string(), "14.771063");
 }
+
+#[test]
+fn request_logs_attribute_the_bill_of_their_provider_and_day() {
+    // SPEC §4.4. The bill: OpenAI 10.00 on 2026-10-03 and 6.00 on 2026-10-04, untagged;
+    // Anthropic 4.00 tagged ads. The logs of 2026-10-03 (OpenAI): search 0.03, support 0.01.
+    // So 10.00 splits 3:1 = 7.50 / 2.50; the 6.00 of a day without logs stays unattributed;
+    // the logs' own 0.04 is not money (the bill carries it). Billed total 20.00.
+    let d = Dir::new();
+    d.write(
+        "bill.csv",
+        "BilledCost,BillingCurrency,BillingPeriodStart,ChargePeriodStart,ProviderName,Tags\n\
+         10.00,USD,2026-10-01,2026-10-03T00:00:00Z,OpenAI,\n\
+         6.00,USD,2026-10-01,2026-10-04T00:00:00Z,OpenAI,\n\
+         4.00,USD,2026-10-01,2026-10-03T00:00:00Z,Anthropic,\"{\"\"team\"\": \"\"ads\"\"}\"\n",
+    );
+    d.write(
+        "log.csv",
+        "timestamp,provider,model,request_id,cost,tag:team\n\
+         2026-10-03T09:00:00Z,openai,gpt-4o,r1,0.02,search\n\
+         2026-10-03T10:00:00Z,openai,gpt-4o-mini,r2,0.01,search\n\
+         2026-10-03T11:00:00Z,openai,gpt-4o,r3,0.01,support\n",
+    );
+    d.finops()
+        .args(["ingest", "bill.csv", "log.csv"])
+        .assert()
+        .success();
+    let a = d
+        .finops()
+        .args(["chargeback", "--month", "2026-10", "--format", "json"])
+        .assert()
+        .success();
+    let v = json(&a.get_output().stdout);
+    let l = lines(&v);
+    assert_eq!(l["search"][0], "7.50");
+    assert_eq!(l["support"][0], "2.50");
+    assert_eq!(l["ads"][0], "4.00");
+    assert_eq!(l["(unattributed)"][0], "6.00");
+    assert_eq!(v["reconciliation"]["expected_total_exact"], "20");
+    assert_eq!(v["reconciliation"]["reconciles"], true);
+    let note = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .find(|n| n.contains("attributed"))
+        .unwrap();
+    assert!(
+        note.contains("attributed 10.00 USD of the bill (50.0%)"),
+        "{note}"
+    );
+}
