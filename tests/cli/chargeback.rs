@@ -522,3 +522,35 @@ fn request_logs_attribute_the_bill_of_their_provider_and_day() {
         "{note}"
     );
 }
+
+#[test]
+fn pools_split_by_requests_and_tokens() {
+    // Request logs only (they carry the money). Direct: search 3 requests / 300 tokens,
+    // support 1 request / 900 tokens. Pool (feature = shared): 8.00.
+    // By requests 3:1 → 6.00 / 2.00; by tokens 300:900 → 2.00 / 6.00.
+    let d = Dir::new();
+    d.write(
+        "log.csv",
+        "timestamp,provider,model,request_id,input_tokens,output_tokens,cost,tag:team,tag:feature\n\
+         2026-10-03T09:00:00Z,openai,gpt-4o,r1,50,50,1.00,search,a\n\
+         2026-10-03T09:01:00Z,openai,gpt-4o,r2,50,50,1.00,search,a\n\
+         2026-10-03T09:02:00Z,openai,gpt-4o,r3,50,50,1.00,search,a\n\
+         2026-10-03T09:03:00Z,openai,gpt-4o,r4,450,450,1.00,support,b\n\
+         2026-10-03T09:04:00Z,openai,gpt-4o,r5,10,10,8.00,,shared\n",
+    );
+    d.finops().args(["ingest", "log.csv"]).assert().success();
+    for (basis, search, support) in [("requests", "6.00", "2.00"), ("tokens", "2.00", "6.00")] {
+        d.write(
+            "finops.toml",
+            format!("[[shared]]\nname = \"p\"\nwhen = {{ tags.feature = \"shared\" }}\nmethod = \"proportional\"\nbasis = \"{basis}\"\n"),
+        );
+        let v = run(&d);
+        let l = lines(&v);
+        assert_eq!(
+            (l["search"][1].as_str(), l["support"][1].as_str()),
+            (search, support),
+            "{basis}"
+        );
+        assert_eq!(v["reconciliation"]["expected_total_exact"], "12");
+    }
+}
