@@ -107,12 +107,13 @@ pub fn month_groups(
     let usage = scan(store, Kind::Usage, Some(month))?;
     for (kind, lf) in [(Kind::Bill, bills), (Kind::Usage, usage)] {
         let Some(lf) = lf else { continue };
-        let mut keys = vec![
-            col("provider"),
-            col("currency"),
-            col("charge_category"),
-            col("tags"),
-        ];
+        // charge_category only when a rule or pool names it: every key costs a column read
+        // and a hash per row.
+        let by_category = fields.contains(&Field::ChargeCategory);
+        let mut keys = vec![col("provider"), col("currency"), col("tags")];
+        if by_category {
+            keys.push(col("charge_category"));
+        }
         keys.extend(extra.iter().map(|c| col(*c)));
         if needs.cells {
             keys.push(col("model").alias("cell_model"));
@@ -165,7 +166,11 @@ fn to_groups(
     };
     let provider = s("provider")?;
     let currency = s("currency")?;
-    let category = s("charge_category")?;
+    let category = if fields.contains(&Field::ChargeCategory) {
+        s("charge_category")?
+    } else {
+        vec![None; df.height()]
+    };
     let tags = s("tags")?;
     let cost = df.column("cost")?.decimal()?.clone();
     let scale = cost.scale();
