@@ -81,6 +81,12 @@ impl Money {
         self.0.checked_mul(n as i128).map(Money)
     }
 
+    /// Rounded to the currency's minor unit, as text (`20.52`).
+    pub fn in_minor_units(self, currency: &str) -> String {
+        let d = minor_digits(currency);
+        format_scaled(self.round_to(d), d)
+    }
+
     /// Rounded to `decimals` places, half away from zero, as an integer count of
     /// 10^-decimals units (cents for 2).
     pub fn round_to(self, decimals: u32) -> i128 {

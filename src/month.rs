@@ -350,4 +350,14 @@ impl MonthMoney {
     pub fn expected_total(&self) -> Money {
         self.billed_total + self.usage_total
     }
+
+    /// A report's reconciliation against this month.
+    pub fn reconciliation(&self, report_total: Money) -> crate::output::Reconciliation {
+        crate::output::Reconciliation {
+            currency: self.currency.clone(),
+            billed_total: self.billed_total,
+            usage_total: self.usage_total,
+            report_total,
+        }
+    }
 }

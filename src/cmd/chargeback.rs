@@ -336,8 +336,7 @@ pub fn report(cfg: &Config, month: Month, cb: &Chargeback) -> Report {
     ]);
     let _ = total_budget;
     let target = cb.billed_total + cb.usage_total;
-    let d = crate::money::minor_digits(cur);
-    let fmt = |x: Money| crate::money::format_scaled(x.round_to(d), d);
+    let fmt = |x: Money| x.in_minor_units(cur);
     let ok = cb.report_total() == target;
     r.notes.push(format!(
         "{} billed total of {month} ({} in bills{}) = {} {cur}; this chargeback = {} {cur}",

@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::error::exit;
 use crate::money::Money;
 use crate::month::{self, Class, MonthMoney};
-use crate::output::{Cell, Column, ColumnKind, Reconciliation, Report};
+use crate::output::{Cell, Column, ColumnKind, Report};
 use crate::query::Needs;
 use crate::store::Store;
 use crate::timeparse::Month;
@@ -201,8 +201,7 @@ pub fn run(ctx: &Context, args: &ShowbackArgs) -> Result<u8> {
         Cell::text(sparkline(&trend)),
     ]);
     r.totals.push(totals);
-    let d = crate::money::minor_digits(&cur);
-    let fmt = |x: Money| crate::money::format_scaled(x.round_to(d), d);
+    let fmt = |x: Money| x.in_minor_units(&cur);
     let expected = current_mm.expected_total();
     r.notes.push(format!(
         "{} billed total of {month} = {} {cur}; this showback = {} {cur} (shared pools and unattributed spend are lines of their own; nothing is reallocated)",
@@ -210,12 +209,7 @@ pub fn run(ctx: &Context, args: &ShowbackArgs) -> Result<u8> {
         fmt(expected),
         fmt(total),
     ));
-    r.reconciliation = Some(Reconciliation {
-        currency: cur,
-        billed_total: current_mm.billed_total,
-        usage_total: current_mm.usage_total,
-        report_total: total,
-    });
+    r.reconciliation = Some(current_mm.reconciliation(total));
     crate::output::emit(ctx, r)?;
     Ok(exit::OK)
 }

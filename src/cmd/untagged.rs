@@ -13,7 +13,7 @@ use crate::context::Context;
 use crate::error::exit;
 use crate::money::Money;
 use crate::month::{self, Class};
-use crate::output::{Cell, Column, ColumnKind, Reconciliation, Report};
+use crate::output::{Cell, Column, ColumnKind, Report};
 use crate::query::Needs;
 use crate::store::Store;
 
@@ -119,8 +119,7 @@ pub fn run(ctx: &Context, args: &UntaggedArgs) -> Result<u8> {
         Cell::money(total, cur.clone()),
         share(total),
     ]);
-    let d = crate::money::minor_digits(&cur);
-    let fmt = |x: Money| crate::money::format_scaled(x.round_to(d), d);
+    let fmt = |x: Money| x.in_minor_units(&cur);
     r.notes.push(if total == Money::ZERO {
         format!("every amount of {month} has a team")
     } else {
@@ -130,12 +129,7 @@ pub fn run(ctx: &Context, args: &UntaggedArgs) -> Result<u8> {
             fmt(month_total)
         )
     });
-    r.reconciliation = Some(Reconciliation {
-        currency: cur,
-        billed_total: mm.billed_total,
-        usage_total: mm.usage_total,
-        report_total: month_total,
-    });
+    r.reconciliation = Some(mm.reconciliation(month_total));
     crate::output::emit(ctx, r)?;
     Ok(exit::OK)
 }
