@@ -340,20 +340,7 @@ fn bad_month_and_mixed_currencies() {
 fn untagged_lists_what_has_no_team_largest_first() {
     // With the demo config (its rule gives sub-account acct-3 to ads), what is left without
     // a team: the 8.00 tax row (acct-1) and the 4.00 charge of acct-9.
-    let d = Dir::new();
-    d.finops()
-        .arg("ingest")
-        .arg(fixture("chargeback/bill-2026-10.csv"))
-        .assert()
-        .success();
-    let a = d
-        .finops()
-        .arg("--config")
-        .arg(fixture("chargeback/finops.toml"))
-        .args(["untagged", "--month", "2026-10", "--format", "json"])
-        .assert()
-        .success();
-    let v = json(&a.get_output().stdout);
+    let v = with_demo_config(&["untagged", "--month", "2026-10", "--format", "json"]);
     let rows = v["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(
@@ -372,20 +359,7 @@ fn untagged_lists_what_has_no_team_largest_first() {
 
 #[test]
 fn showback_by_team_keeps_pools_and_unattributed_as_lines() {
-    let d = Dir::new();
-    d.finops()
-        .arg("ingest")
-        .arg(fixture("chargeback/bill-2026-10.csv"))
-        .assert()
-        .success();
-    let a = d
-        .finops()
-        .arg("--config")
-        .arg(fixture("chargeback/finops.toml"))
-        .args(["showback", "--month", "2026-10", "--format", "json"])
-        .assert()
-        .success();
-    let v = json(&a.get_output().stdout);
+    let v = with_demo_config(&["showback", "--month", "2026-10", "--format", "json"]);
     let spend: std::collections::BTreeMap<String, String> = v["rows"]
         .as_array()
         .unwrap()
@@ -553,4 +527,22 @@ fn pools_split_by_requests_and_tokens() {
         );
         assert_eq!(v["reconciliation"]["expected_total_exact"], "12");
     }
+}
+
+/// The fixture bill, reported with the demo config (fixtures/chargeback/finops.toml).
+fn with_demo_config(args: &[&str]) -> serde_json::Value {
+    let d = Dir::new();
+    d.finops()
+        .arg("ingest")
+        .arg(fixture("chargeback/bill-2026-10.csv"))
+        .assert()
+        .success();
+    let a = d
+        .finops()
+        .arg("--config")
+        .arg(fixture("chargeback/finops.toml"))
+        .args(args)
+        .assert()
+        .success();
+    json(&a.get_output().stdout)
 }
