@@ -334,7 +334,6 @@ pub fn report(cfg: &Config, month: Month, cb: &Chargeback) -> Report {
         Cell::Null,
         total_budget.map_or(Cell::Null, |b| ratio(sum(&|l| l.total()), b)),
     ]);
-    let _ = total_budget;
     let target = cb.billed_total + cb.usage_total;
     let fmt = |x: Money| x.in_minor_units(cur);
     let ok = cb.report_total() == target;

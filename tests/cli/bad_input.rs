@@ -96,7 +96,7 @@ fn utf8_bom_is_read() {
         "bom.csv",
         format!("\u{feff}{LOG_HEAD}2026-10-01T00:00:00Z,openai,gpt-4o,r1,1.5,USD\n"),
     );
-    d.finops().arg("ingest").arg(&p).assert().success();
+    d.ingest(&p);
     assert_eq!(store_total(&d, "USD"), atto("1.5"));
 }
 
@@ -109,7 +109,7 @@ fn utf16_excel_export_is_decoded() {
         bytes.extend_from_slice(&u.to_le_bytes());
     }
     let p = d.write("excel.csv", bytes);
-    let a = d.finops().arg("ingest").arg(&p).assert().success();
+    let a = d.ingest(&p);
     assert!(
         stderr(&a).contains("decoded from UTF-16LE"),
         "{}",
@@ -126,7 +126,7 @@ fn semicolon_separated_is_read_but_decimal_commas_are_not_guessed() {
         "semi.csv",
         "timestamp;model;request_id;cost\n2026-10-01T00:00:00Z;gpt-4o;r1;1.5\n",
     );
-    d.finops().arg("ingest").arg(&p).assert().success();
+    d.ingest(&p);
     assert_eq!(store_total(&d, "USD"), atto("1.5"));
     let p = d.write(
         "comma.csv",
@@ -148,7 +148,7 @@ fn quoted_numbers_with_thousands_separators() {
         "ok.csv",
         format!("{LOG_HEAD}2026-10-01T00:00:00Z,openai,gpt-4o,r1,\"1,234.50\",USD\n"),
     );
-    let a = d.finops().arg("ingest").arg(&p).assert().success();
+    let a = d.ingest(&p);
     assert!(
         stderr(&a).contains("thousands separators"),
         "{}",
@@ -247,7 +247,7 @@ fn negative_amounts_are_valid_and_kept() {
         "bill.csv",
         "BilledCost,BillingCurrency,ChargePeriodStart,ChargeCategory,ProviderName\n100.00,USD,2026-10-01,Usage,OpenAI\n-12.34,USD,2026-10-02,Credit,OpenAI\n-0.66,USD,2026-10-03,Usage,OpenAI\n",
     );
-    d.finops().arg("ingest").arg(&p).assert().success();
+    d.ingest(&p);
     assert_eq!(store_total(&d, "USD"), atto("87.00"));
 }
 
@@ -258,7 +258,7 @@ fn timestamps_with_and_without_zones() {
         "log.csv",
         format!("{LOG_HEAD}2026-10-01T02:00:00+02:00,openai,gpt-4o,r1,1,USD\n2026-10-01 00:00:00,openai,gpt-4o,r2,1,USD\n2026-10-01T00:00:00Z,openai,gpt-4o,r3,1,USD\n"),
     );
-    d.finops().arg("ingest").arg(&p).assert().success();
+    d.ingest(&p);
     let rows = crate::util::store_rows(&d);
     assert!(
         rows.iter().all(|r| r.charge_start == 1_790_812_800_000_000),

@@ -51,11 +51,7 @@ fn pool(method: &str) -> String {
 fn month(config: &str) -> (Dir, serde_json::Value) {
     let d = Dir::new();
     d.write("finops.toml", config);
-    d.finops()
-        .arg("ingest")
-        .arg(fixture("chargeback/bill-2026-10.csv"))
-        .assert()
-        .success();
+    d.ingest(fixture("chargeback/bill-2026-10.csv"));
     let v = run(&d);
     (d, v)
 }
@@ -245,11 +241,7 @@ fn focus_sample_reconciles_to_its_invoice_month() {
         "finops.toml",
         "[attribution]\ntag_keys = { team = [\"business_unit\"], feature = [\"application\"] }\n",
     );
-    d.finops()
-        .arg("ingest")
-        .arg(fixture("focus-sample-data/focus_sample.csv"))
-        .assert()
-        .success();
+    d.ingest(fixture("focus-sample-data/focus_sample.csv"));
     let a = d
         .finops()
         .args(["chargeback", "--month", "2024-09", "--format", "json"])
@@ -388,11 +380,7 @@ fn showback_of_request_logs_has_requests_cost_per_request_and_change() {
     // fixtures/usage-log (README there): search 0.027142 over 3 requests, ads 0.023445 over
     // 2, support 0.0125 + 0.00775 − 0.0125 = 0.00775 over 3. No bill: the logs carry the money.
     let d = Dir::new();
-    d.finops()
-        .arg("ingest")
-        .arg(fixture("usage-log/requests-2026-10.csv"))
-        .assert()
-        .success();
+    d.ingest(fixture("usage-log/requests-2026-10.csv"));
     let a = d
         .finops()
         .args(["showback", "--month", "2026-10", "--format", "csv"])
@@ -416,11 +404,7 @@ fn showback_of_request_logs_has_requests_cost_per_request_and_change() {
         "nov.csv",
         "timestamp,provider,model,request_id,cost,tag:team\n2026-11-02T10:00:00Z,openai,gpt-4o,n1,0.054284,search\n",
     );
-    d.finops()
-        .arg("ingest")
-        .arg(d.path().join("nov.csv"))
-        .assert()
-        .success();
+    d.ingest(d.path().join("nov.csv"));
     let a = d
         .finops()
         .args([
@@ -532,11 +516,7 @@ fn pools_split_by_requests_and_tokens() {
 /// The fixture bill, reported with the demo config (fixtures/chargeback/finops.toml).
 fn with_demo_config(args: &[&str]) -> serde_json::Value {
     let d = Dir::new();
-    d.finops()
-        .arg("ingest")
-        .arg(fixture("chargeback/bill-2026-10.csv"))
-        .assert()
-        .success();
+    d.ingest(fixture("chargeback/bill-2026-10.csv"));
     let a = d
         .finops()
         .arg("--config")

@@ -195,11 +195,7 @@ fn closed_pipe_exits_zero_quietly() {
     use std::process::Stdio;
     let d = Dir::new();
     copy_sample(&d);
-    d.finops()
-        .arg("ingest")
-        .arg("focus_sample.csv")
-        .assert()
-        .success();
+    d.ingest("focus_sample.csv");
     let bin = assert_cmd::cargo::cargo_bin("finops");
     let mut child = std::process::Command::new(bin)
         .current_dir(d.path())

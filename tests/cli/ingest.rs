@@ -43,12 +43,7 @@ fn focus_sample_rows_and_total_match_the_file() {
 fn the_same_file_again_changes_nothing_and_says_so() {
     let d = Dir::new();
     let f = fixture("focus-sample-data/focus_sample.csv");
-    d.finops()
-        .arg("ingest")
-        .arg(&f)
-        .arg("--format=csv")
-        .assert()
-        .success();
+    d.ingest(&f);
     let before = d.store_listing();
     let a = d
         .finops()
@@ -76,11 +71,7 @@ fn the_same_file_again_changes_nothing_and_says_so() {
 #[test]
 fn sources_lists_the_batch_and_json_and_csv_agree() {
     let d = Dir::new();
-    d.finops()
-        .arg("ingest")
-        .arg(fixture("focus-sample-data/focus_sample.csv"))
-        .assert()
-        .success();
+    d.ingest(fixture("focus-sample-data/focus_sample.csv"));
     let j = d
         .finops()
         .args(["sources", "--format", "json"])
@@ -165,11 +156,7 @@ fn usage_log_csv_prices_missing_costs_and_keeps_refunds() {
 #[test]
 fn usage_log_jsonl_equals_csv() {
     let d = Dir::new();
-    d.finops()
-        .arg("ingest")
-        .arg(fixture("usage-log/requests-2026-10.jsonl"))
-        .assert()
-        .success();
+    d.ingest(fixture("usage-log/requests-2026-10.jsonl"));
     assert_eq!(d.manifest()["batches"][0]["totals"]["USD"], USAGE_TOTAL);
     assert_eq!(d.manifest()["batches"][0]["format"], "usage-log");
     // Same requests, same identities: the CSV restates all eight rows.
@@ -197,7 +184,7 @@ fn restated_rows_replace_and_are_counted_once() {
         "b.csv",
         format!("{head}2026-10-01T00:01:00Z,openai,gpt-4o,r2,2.50\n2026-10-02T00:00:00Z,openai,gpt-4o,r4,4.00\n"),
     );
-    d.finops().arg("ingest").arg(&a).assert().success();
+    d.ingest(&a);
     let out = d
         .finops()
         .args(["ingest", "--format", "json"])
@@ -245,7 +232,7 @@ fn gzip_is_read() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&raw).unwrap();
     let p = d.write("requests.csv.gz", gz.finish().unwrap());
-    d.finops().arg("ingest").arg(&p).assert().success();
+    d.ingest(&p);
     assert_eq!(d.manifest()["batches"][0]["totals"]["USD"], USAGE_TOTAL);
 }
 
@@ -405,11 +392,7 @@ fn record_ids_are_stable_across_versions() {
     // so the id of a request is fixed: xxh3-128 of "usage-log␟<provider>␟request␟<id>"
     // (docs/store.md), computed here with Python's `xxhash` package.
     let d = Dir::new();
-    d.finops()
-        .arg("ingest")
-        .arg(fixture("usage-log/requests-2026-10.csv"))
-        .assert()
-        .success();
+    d.ingest(fixture("usage-log/requests-2026-10.csv"));
     let rows = store_rows(&d);
     let id = |req: &str| {
         rows.iter()

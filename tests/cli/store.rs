@@ -33,11 +33,7 @@ fn big_log(d: &Dir, name: &str, n: usize, cost: &str) -> PathBuf {
 fn sigkill_midway_leaves_the_store_as_it_was() {
     let d = Dir::new();
     // A committed batch first: it must survive untouched.
-    d.finops()
-        .arg("ingest")
-        .arg(fixture("usage-log/requests-2026-10.csv"))
-        .assert()
-        .success();
+    d.ingest(fixture("usage-log/requests-2026-10.csv"));
     let before = d.store_listing();
     let big = big_log(&d, "big.csv", 400_000, "0.001");
     let bin = assert_cmd::cargo::cargo_bin("finops");
@@ -81,7 +77,7 @@ fn sigkill_midway_leaves_the_store_as_it_was() {
     assert!(!staging.exists(), "staging leftovers are cleaned");
     assert_eq!(before, d.store_listing(), "the store is as it was");
     // And the same file ingests fine afterwards.
-    d.finops().arg("ingest").arg(&big).assert().success();
+    d.ingest(&big);
     assert_eq!(store_rows(&d).len(), 400_008);
 }
 
@@ -163,11 +159,7 @@ fn a_crash_after_the_commit_point_is_rolled_forward() {
     // Simulate a kill between the manifest rename and moving the files into place: the
     // manifest lists a file that is still in staging.
     let d = Dir::new();
-    d.finops()
-        .arg("ingest")
-        .arg(fixture("usage-log/requests-2026-10.csv"))
-        .assert()
-        .success();
+    d.ingest(fixture("usage-log/requests-2026-10.csv"));
     let m = d.manifest();
     let f = &m["files"][0];
     let rel = f["path"].as_str().unwrap();

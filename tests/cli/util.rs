@@ -31,6 +31,11 @@ impl Dir {
         c
     }
 
+    /// `finops ingest PATH`, which must succeed; the assertion, to read its output.
+    pub fn ingest(&self, path: impl AsRef<std::ffi::OsStr>) -> assert_cmd::assert::Assert {
+        self.finops().arg("ingest").arg(path).assert().success()
+    }
+
     /// Writes a file (bytes) into the dir and returns its path.
     pub fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
         let p = self.path().join(name);
