@@ -97,8 +97,9 @@ pub struct ShowbackArgs {
     #[arg(long, value_enum, value_delimiter = ',')]
     pub by: Vec<Dimension>,
 
-    /// Months in the trend, the report's month included
-    #[arg(long, default_value_t = 6, value_name = "N")]
+    /// Months in the trend, the report's month included (1 to 120)
+    #[arg(long, default_value_t = 6, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=120))]
     pub months: u32,
 }
 
@@ -252,6 +253,17 @@ mod tests {
         match cli.command {
             Command::Ingest(a) => assert_eq!(a.source, Some(SourceFormat::UsageLog)),
             _ => panic!(),
+        }
+    }
+
+    #[test]
+    fn trend_months_are_bounded() {
+        let parse = |n: &str| {
+            Cli::try_parse_from(["finops", "showback", "--month", "2024-09", "--months", n])
+        };
+        assert!(parse("1").is_ok() && parse("120").is_ok());
+        for bad in ["0", "121", "2147483648", "-1", "x"] {
+            assert!(parse(bad).is_err(), "{bad}");
         }
     }
 

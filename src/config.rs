@@ -57,7 +57,7 @@ pub struct Config {
 pub struct Pricing {
     /// A price table in the LiteLLM `model_prices_and_context_window.json` shape, used
     /// instead of the bundled one. Relative to the config file.
-    pub file: Option<PathBuf>,
+    pub file: Option<Spanned<PathBuf>>,
 }
 
 /// An exact amount written as a TOML integer, float or string (`12000`, `0.5`, `"0.10"`).
@@ -81,7 +81,11 @@ impl<'de> Deserialize<'de> for Amount {
             Raw::Text(s) => s,
         };
         Money::parse(&text).map(Amount).map_err(|e| {
-            serde::de::Error::custom(format!("{text:?} is not an amount: {}", e.explain()))
+            serde::de::Error::custom(format!(
+                "{} {}; write an amount such as 12000 or 0.5",
+                crate::error::quote(&text),
+                e.reason(),
+            ))
         })
     }
 }
@@ -93,7 +97,7 @@ pub struct Team {
     /// Who is accountable for the team's spend (e-mail).
     pub owner: Option<String>,
     /// Monthly budget, in the reporting currency.
-    pub budget: Option<Amount>,
+    pub budget: Option<Spanned<Amount>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -104,12 +108,12 @@ pub struct Feature {
     pub team: Option<Spanned<String>>,
     /// The feature's cost owner (e-mail).
     pub owner: Option<String>,
-    pub budget: Option<Amount>,
-    pub daily_budget: Option<Amount>,
+    pub budget: Option<Spanned<Amount>>,
+    pub daily_budget: Option<Spanned<Amount>>,
     /// Per-session cap, for the circuit-breaker estimate.
-    pub session_cap: Option<Amount>,
+    pub session_cap: Option<Spanned<Amount>>,
     /// Monthly revenue or value the feature drives, for cost-to-value.
-    pub monthly_value: Option<Amount>,
+    pub monthly_value: Option<Spanned<Amount>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -215,7 +219,7 @@ pub enum Basis {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SharedPool {
-    pub name: String,
+    pub name: Spanned<String>,
     pub when: Spanned<toml::Table>,
     pub method: Method,
     #[serde(default)]
@@ -369,6 +373,67 @@ impl Config {
                 );
             }
         }
+        // Names: what reports print and rules compare; amounts that cannot be negative.
+        let check_name = |name: &Spanned<String>, key: &str| -> Result<()> {
+            let n = name.get_ref();
+            let problem = if n.trim().is_empty() {
+                Some("is empty")
+            } else if n.trim() != n {
+                Some("starts or ends with blank space")
+            } else if n.starts_with('(') {
+                Some("starts with '(', which finops keeps for its own lines such as (unattributed)")
+            } else if n.chars().any(char::is_control) {
+                Some("has a control character")
+            } else {
+                None
+            };
+            match problem {
+                Some(p) => Err(at(
+                    name.span().start,
+                    key,
+                    format!(
+                        "the name {} {p}; give a plain name such as \"search\"",
+                        crate::error::quote(n)
+                    ),
+                )),
+                None => Ok(()),
+            }
+        };
+        let check_amount = |a: &Option<Spanned<Amount>>, key: &str, positive: bool| -> Result<()> {
+            if let Some(a) = a {
+                let v = a.get_ref().0;
+                if v < Money::ZERO || (positive && v == Money::ZERO) {
+                    return Err(at(
+                        a.span().start,
+                        key,
+                        format!(
+                            "{v} is {}; give {} amount in the reporting currency",
+                            if v < Money::ZERO { "negative" } else { "zero" },
+                            if positive {
+                                "a positive"
+                            } else {
+                                "a zero or positive"
+                            }
+                        ),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        for t in &cfg.teams {
+            check_name(&t.name, "team.name")?;
+            check_amount(&t.budget, "team.budget", false)?;
+        }
+        for f in &cfg.features {
+            check_name(&f.name, "feature.name")?;
+            check_amount(&f.budget, "feature.budget", false)?;
+            check_amount(&f.daily_budget, "feature.daily_budget", false)?;
+            check_amount(&f.session_cap, "feature.session_cap", true)?;
+            check_amount(&f.monthly_value, "feature.monthly_value", false)?;
+        }
+        for p in &cfg.shared {
+            check_name(&p.name, "shared.name")?;
+        }
         // Teams and features: unique names, features name known teams.
         let mut teams = BTreeSet::new();
         for t in &cfg.teams {
@@ -453,15 +518,19 @@ impl Config {
             conditions(p.when.get_ref()).map_err(|m| at(p.when.span().start, "shared.when", m))?;
             match (&p.method, &p.split) {
                 (Method::Fixed, None) => {
-                    return Err(at(p.when.span().start, "shared.split", format!("pool {:?} uses method = \"fixed\" but has no split = {{ team = fraction, ... }}", p.name)));
+                    return Err(at(p.when.span().start, "shared.split", format!("pool {:?} uses method = \"fixed\" but has no split = {{ team = fraction, ... }}", p.name.get_ref())));
                 }
                 (Method::Fixed, Some(split)) => {
-                    let sum: Money = split.get_ref().values().map(|a| a.0).sum();
+                    let sum = Money::try_sum(split.get_ref().values().map(|a| a.0))
+                        .map_err(|e| at(split.span().start, "shared.split", e.to_string()))?;
                     if sum != Money::parse("1").unwrap_or_default() {
                         return Err(at(
                             split.span().start,
                             "shared.split",
-                            format!("the fractions of pool {:?} sum to {sum}, not 1", p.name),
+                            format!(
+                                "the fractions of pool {:?} sum to {sum}, not 1",
+                                p.name.get_ref()
+                            ),
                         ));
                     }
                     for (team, frac) in split.get_ref() {
@@ -476,7 +545,10 @@ impl Config {
                             return Err(at(
                                 split.span().start,
                                 "shared.split",
-                                format!("unknown team {team:?} in the split of pool {:?}", p.name),
+                                format!(
+                                    "unknown team {team:?} in the split of pool {:?}",
+                                    p.name.get_ref()
+                                ),
                             ));
                         }
                     }
@@ -520,11 +592,33 @@ impl Config {
                 ));
             }
             let file = base.join(&m.file);
-            m.rows = load_mapping(&file, &key)?;
+            m.rows = load_mapping(&file, &key, &teams, &features).with_context(|| {
+                format!(
+                    "{}: line {}, key `mapping.file`",
+                    path.display(),
+                    line_of(text, m.key.span().start)
+                )
+            })?;
             m.file = file;
         }
         if let Some(p) = cfg.pricing.file.take() {
-            cfg.pricing.file = Some(base.join(p));
+            let file = base.join(p.get_ref());
+            let problem = match std::fs::metadata(&file) {
+                Ok(md) if md.is_file() => None,
+                Ok(_) => Some("is not a regular file".to_string()),
+                Err(e) => Some(format!("cannot be read: {e}")),
+            };
+            if let Some(problem) = problem {
+                return Err(at(
+                    p.span().start,
+                    "pricing.file",
+                    format!(
+                        "the price table {} {problem}; name a JSON file in LiteLLM's model_prices_and_context_window.json shape (relative to the config file), or remove the key to use the bundled table",
+                        file.display()
+                    ),
+                ));
+            }
+            cfg.pricing.file = Some(Spanned::new(p.span(), file));
         }
         if let Some(p) = cfg.store.take() {
             cfg.store = Some(base.join(p));
@@ -542,18 +636,51 @@ impl Config {
 }
 
 /// Reads a mapping CSV: the key column and any of team, feature, environment, owner.
-fn load_mapping(path: &Path, key: &str) -> Result<BTreeMap<String, MappingRow>> {
+/// Teams and features it names must be configured when any are (as for `[[rule]]`s).
+fn load_mapping(
+    path: &Path,
+    key: &str,
+    teams: &BTreeSet<String>,
+    features: &BTreeSet<String>,
+) -> Result<BTreeMap<String, MappingRow>> {
+    let shown = path.display();
+    let md =
+        std::fs::metadata(path).with_context(|| format!("cannot read the mapping file {shown}"))?;
+    if !md.is_file() {
+        anyhow::bail!(
+            "the mapping file {shown} is not a regular file (a directory?); name a CSV file with a header row"
+        );
+    }
+    // Mapping tables are small; a size cap keeps a misnamed multi-gigabyte file from
+    // being read whole.
+    const MAX_BYTES: u64 = 64 << 20;
+    if md.len() > MAX_BYTES {
+        anyhow::bail!(
+            "the mapping file {shown} is {} bytes, more than a mapping table should be ({MAX_BYTES}); check that the config names the right file",
+            md.len()
+        );
+    }
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read the mapping file {shown}"))?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    if bytes.contains(&0) || std::str::from_utf8(bytes).is_err() {
+        anyhow::bail!(
+            "the mapping file {shown} is not UTF-8 text (a binary file, or a spreadsheet saved in another encoding); save it as CSV UTF-8 with a header row"
+        );
+    }
     let mut r = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_path(path)
-        .with_context(|| format!("cannot read mapping file {}", path.display()))?;
-    let headers = r.headers()?.clone();
+        .from_reader(bytes);
+    let headers = r
+        .headers()
+        .with_context(|| format!("{shown}: line 1: cannot read the header"))?
+        .clone();
     let col = |n: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(n));
     let k = col(key).ok_or_else(|| {
         anyhow::anyhow!(
-            "{}: line 1: no column {key:?} (the mapping's key); columns: {}",
-            path.display(),
-            headers.iter().collect::<Vec<_>>().join(", ")
+            "{shown}: line 1: no column {} (the mapping's key); columns: {}",
+            crate::error::quote(key),
+            crate::source::shown_columns(&headers.iter().map(str::to_string).collect::<Vec<_>>())
         )
     })?;
     let (team, feature, env, owner) = (
@@ -563,14 +690,19 @@ fn load_mapping(path: &Path, key: &str) -> Result<BTreeMap<String, MappingRow>> 
         col("owner"),
     );
     if team.is_none() && feature.is_none() && env.is_none() {
-        anyhow::bail!(
-            "{}: line 1: a mapping needs a team, feature or environment column",
-            path.display()
-        );
+        anyhow::bail!("{shown}: line 1: a mapping needs a team, feature or environment column");
     }
     let mut out = BTreeMap::new();
-    for (i, rec) in r.records().enumerate() {
-        let rec = rec.with_context(|| format!("{}: line {}", path.display(), i + 2))?;
+    let mut rec = csv::StringRecord::new();
+    loop {
+        let more = r.read_record(&mut rec).map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            anyhow::anyhow!("{shown}: line {line}: cannot read the record: {e}; fix the file (every row needs as many fields as the header)")
+        })?;
+        if !more {
+            break;
+        }
+        let line = rec.position().map_or(0, |p| p.line());
         let get = |c: Option<usize>| {
             c.and_then(|c| rec.get(c))
                 .filter(|v| !v.is_empty())
@@ -583,11 +715,27 @@ fn load_mapping(path: &Path, key: &str) -> Result<BTreeMap<String, MappingRow>> 
             environment: get(env),
             owner: get(owner),
         };
+        if let Some(t) = &row.team {
+            if !teams.is_empty() && !teams.contains(t) {
+                anyhow::bail!(
+                    "{shown}: line {line}, column \"team\": unknown team {}; add a [[team]] with that name, or correct the mapping (teams: {})",
+                    crate::error::quote(t),
+                    teams.iter().cloned().collect::<Vec<_>>().join(", ")
+                );
+            }
+        }
+        if let Some(f) = &row.feature {
+            if !features.is_empty() && !features.contains(f) {
+                anyhow::bail!(
+                    "{shown}: line {line}, column \"feature\": unknown feature {}; add a [[feature]] with that name, or correct the mapping",
+                    crate::error::quote(f)
+                );
+            }
+        }
         if out.insert(kv.clone(), row).is_some() {
             anyhow::bail!(
-                "{}: line {}: key {kv:?} appears twice",
-                path.display(),
-                i + 2
+                "{shown}: line {line}: key {} appears twice; keep one row per key",
+                crate::error::quote(&kv)
             );
         }
     }
@@ -627,7 +775,10 @@ mod tests {
         assert!(err("currency = \"dollars\"\n").contains("currency"));
         assert!(err("timezone = \"Mars/Base\"\n").contains("timezone"));
         let e = err("[[team]]\nname = \"a\"\nbudget = \"lots\"\n");
-        assert!(e.contains("line 3") && e.contains("not an amount"), "{e}");
+        assert!(
+            e.contains("line 3") && e.contains("\"lots\" is not a number"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct Context {
     pub progress: bool,
     /// Style tables with colour.
     pub color: bool,
+    /// The terminal's width, when a table goes to one (tables are fitted to it).
+    pub width: Option<u16>,
 }
 
 impl Context {
@@ -81,7 +83,21 @@ impl Context {
             ColorWhen::Never => false,
             ColorWhen::Auto => stdout_tty && !no_color,
         };
+        // A table on a terminal fits its width ($COLUMNS, else the terminal's own);
+        // redirected, it is drawn whole.
+        let width = (stdout_tty && format == Format::Table)
+            .then(|| {
+                std::env::var("COLUMNS")
+                    .ok()
+                    .and_then(|c| c.trim().parse::<u16>().ok())
+                    .filter(|&c| c >= 20)
+                    .or_else(|| {
+                        terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| w.0)
+                    })
+            })
+            .flatten();
         Ok(Context {
+            width,
             store_dir,
             config,
             config_path,

@@ -40,12 +40,39 @@ impl Place {
 impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.line, &self.column) {
-            (Some(l), Some(c)) => write!(f, "line {l}, column \"{c}\""),
+            (Some(l), Some(c)) => write!(f, "line {l}, column {}", quote(c)),
             (Some(l), None) => write!(f, "line {l}"),
-            (None, Some(c)) => write!(f, "column \"{c}\""),
+            (None, Some(c)) => write!(f, "column {}", quote(c)),
             (None, None) => Ok(()),
         }
     }
+}
+
+/// The most characters of a cell, a header or a config value echoed in a message.
+pub const SHOWN_CHARS: usize = 80;
+
+/// `text` as it may appear in a message: at most [`SHOWN_CHARS`] characters, control
+/// characters escaped; a longer text is cut with a note of its length. A hostile 1 MB
+/// cell costs the reader one line, not a screenful.
+pub fn clip(text: &str) -> String {
+    let mut out = String::new();
+    for (shown, c) in text.chars().enumerate() {
+        if shown == SHOWN_CHARS {
+            out.push_str(&format!("… ({} characters in all)", text.chars().count()));
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `"text"`, clipped ([`clip`]).
+pub fn quote(text: &str) -> String {
+    format!("\"{}\"", clip(text))
 }
 
 /// Bad input: the file, the place, what is wrong and how to fix it.
@@ -105,6 +132,20 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_and_odd_cells_are_clipped() {
+        let long = "x".repeat(1_000_000);
+        let q = quote(&long);
+        assert!(q.len() < 140, "{}", q.len());
+        assert!(q.ends_with("… (1000000 characters in all)\""), "{q}");
+        assert_eq!(quote("a\nb\u{1b}"), "\"a\\nb\\u{1b}\"");
+        assert_eq!(quote("é€"), "\"é€\"");
+        assert_eq!(
+            Place::cell(3, "y".repeat(500)).to_string().chars().count(),
+            "line 3, column \"\"".len() + SHOWN_CHARS + "… (500 characters in all)".chars().count()
+        );
+    }
 
     #[test]
     fn message_names_file_place_and_fix() {

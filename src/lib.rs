@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod json;
 pub mod model;
 pub mod money;
 pub mod month;
@@ -16,6 +17,7 @@ pub mod query;
 pub mod source;
 pub mod store;
 pub mod timeparse;
+pub mod walk;
 
 use anyhow::Result;
 

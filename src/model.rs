@@ -132,6 +132,11 @@ impl Currency {
         }
     }
 
+    /// Whether ISO 4217 lists the code (finops keeps other codes as written, with a note).
+    pub fn is_iso(&self) -> bool {
+        iso_currency::Currency::from_code(self.as_str()).is_some()
+    }
+
     pub fn as_str(&self) -> &str {
         // Always ASCII by construction.
         std::str::from_utf8(&self.0).unwrap_or("???")
@@ -306,6 +311,7 @@ pub fn parse_tags_object(text: &str) -> Result<BTreeMap<String, String>, String>
     };
     let v: serde_json::Value =
         serde_json::from_str(t).map_err(|e| format!("tags are not a JSON object: {e}"))?;
+    crate::json::check_duplicates(t).map_err(|e| format!("tags: {e}"))?;
     match v {
         serde_json::Value::Object(map) => {
             let mut out = BTreeMap::new();
@@ -348,6 +354,9 @@ mod tests {
         assert_eq!(tags_json(&azure), r#"{"env":"prod","team":"search"}"#);
         assert!(parse_tags_object(r#"{"a": {"b": 1}}"#).is_err());
         assert!(parse_tags_object("[1,2]").is_err());
+        assert!(parse_tags_object(r#"{"team": "a", "team": "b"}"#)
+            .unwrap_err()
+            .contains("appears twice"));
         assert_eq!(parse_tags_object("").unwrap().len(), 0);
     }
 
@@ -355,6 +364,8 @@ mod tests {
     fn currency_and_category() {
         assert_eq!(Currency::parse("usd").unwrap().as_str(), "USD");
         assert!(Currency::parse("US$").is_none());
+        assert!(Currency::parse("eur").unwrap().is_iso());
+        assert!(!Currency::parse("XYZ").unwrap().is_iso());
         assert_eq!(ChargeCategory::parse("Usage"), Some(ChargeCategory::Usage));
         assert_eq!(
             ChargeCategory::parse("CREDIT"),

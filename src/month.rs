@@ -6,13 +6,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use ethnum::I256;
 
 use crate::attribution::{Attributor, Dims, Matcher, Owner};
 use crate::config::{Basis, Config, Field, Method};
 use crate::model::Kind;
-use crate::money::{Money, SCALE};
+use crate::money::{Money, Overflow, SCALE};
 use crate::query::{self, Group, Needs};
 use crate::store::Store;
 use crate::timeparse::Month;
@@ -81,8 +81,9 @@ impl Group {
     }
 }
 
-/// amount × rate, rounded half to even at 10⁻¹⁸.
-pub fn convert(amount: Money, rate: Money) -> Money {
+/// amount × rate, rounded half to even at 10⁻¹⁸; [`Overflow`] when the product leaves
+/// the range of an amount.
+pub fn convert(amount: Money, rate: Money) -> Result<Money, Overflow> {
     let one = I256::from(10i128.pow(SCALE));
     let p = I256::from(amount.0) * I256::from(rate.0);
     let (q, r) = (p / one, p % one);
@@ -96,7 +97,11 @@ pub fn convert(amount: Money, rate: Money) -> Money {
     } else {
         0
     };
-    Money((q + I256::from(adj)).as_i128())
+    let v = q + I256::from(adj);
+    if v.abs() >= I256::from(crate::money::LIMIT) {
+        return Err(Overflow);
+    }
+    Ok(Money(v.as_i128()))
 }
 
 /// The compiled attribution and pools of a config.
@@ -216,16 +221,29 @@ pub fn classify(
         currency: currency.clone(),
         ..MonthMoney::default()
     };
-    let to_reporting = |g: &Group| {
+    let to_reporting = |g: &Group| -> Result<Money> {
         if g.currency == currency {
-            g.cost
+            Ok(g.cost)
         } else {
             let rate = rates
                 .and_then(|r| r.get(&g.currency))
                 .map(|a| a.0)
                 .unwrap_or_default();
-            convert(g.cost, rate)
+            convert(g.cost, rate).map_err(|_| {
+                anyhow::anyhow!(
+                    "{month}: {} {} at the [fx.\"{month}\"] rate {rate} is beyond what can be held exactly in {currency}; check the rate (units of {currency} per 1 {})",
+                    g.cost,
+                    g.currency,
+                    g.currency
+                )
+            })
         }
+    };
+    // Every sum below is checked; the message says which month and what to look at.
+    let too_large = || {
+        format!(
+            "{month}: the month's amounts in {currency} add up beyond what can be held exactly; check `finops sources` for a batch with absurd totals"
+        )
     };
     let class_of = |g: &Group| {
         let dims = GroupDims { g, fields: &fields };
@@ -250,12 +268,12 @@ pub fn classify(
                         .or_default()
                         .entry(ClassKey::of(&class))
                         .or_insert((Money::ZERO, class));
-                    e.0 += to_reporting(&g);
+                    e.0.add_assign(to_reporting(&g)?).with_context(too_large)?;
                 }
             }
             Kind::Usage => {
-                let amount = to_reporting(&g);
-                mm.usage_total += amount;
+                let amount = to_reporting(&g)?;
+                mm.usage_total.add_assign(amount).with_context(too_large)?;
                 let class = class_of(&g);
                 mm.items.push(Item {
                     group: g,
@@ -264,8 +282,8 @@ pub fn classify(
                 });
             }
             Kind::Bill => {
-                let amount = to_reporting(&g);
-                mm.billed_total += amount;
+                let amount = to_reporting(&g)?;
+                mm.billed_total.add_assign(amount).with_context(too_large)?;
                 bills.push((g, amount));
             }
         }
@@ -276,6 +294,7 @@ pub fn classify(
         let weights = match (&class, g.day) {
             (Class::Owned(_), Some(day)) => {
                 cell_weights(&cells, &g.provider, g.model.as_deref(), day)
+                    .with_context(too_large)?
             }
             _ => BTreeMap::new(),
         };
@@ -284,7 +303,9 @@ pub fn classify(
         let usable = weights.values().all(|(m, _)| m.0 >= 0);
         match crate::allocate::split(amount, &keys) {
             Some(shares) if usable => {
-                mm.attributed_by_usage += amount;
+                mm.attributed_by_usage
+                    .add_assign(amount)
+                    .with_context(too_large)?;
                 for (k, share) in shares {
                     let class = weights[&k].1.clone();
                     mm.items.push(Item {
@@ -331,7 +352,7 @@ fn cell_weights(
     provider: &str,
     model: Option<&str>,
     day: i64,
-) -> BTreeMap<ClassKey, (Money, Class)> {
+) -> Result<BTreeMap<ClassKey, (Money, Class)>, Overflow> {
     let mut out: BTreeMap<ClassKey, (Money, Class)> = BTreeMap::new();
     for ((p, m, d), classes) in cells {
         if p != provider || *d != day || model.is_some_and(|bm| !bm.is_empty() && bm != m) {
@@ -339,25 +360,28 @@ fn cell_weights(
         }
         for (k, (amount, class)) in classes {
             let e = out.entry(k.clone()).or_insert((Money::ZERO, class.clone()));
-            e.0 += *amount;
+            e.0.add_assign(*amount)?;
         }
     }
-    out
+    Ok(out)
 }
 
 impl MonthMoney {
     /// What the report must add up to.
-    pub fn expected_total(&self) -> Money {
-        self.billed_total + self.usage_total
+    pub fn expected_total(&self) -> Result<Money> {
+        self.billed_total
+            .try_add(self.usage_total)
+            .context("the month's billed and logged totals add up beyond what can be held exactly")
     }
 
     /// A report's reconciliation against this month.
-    pub fn reconciliation(&self, report_total: Money) -> crate::output::Reconciliation {
-        crate::output::Reconciliation {
-            currency: self.currency.clone(),
-            billed_total: self.billed_total,
-            usage_total: self.usage_total,
+    pub fn reconciliation(&self, report_total: Money) -> Result<crate::output::Reconciliation> {
+        crate::output::Reconciliation::new(
+            &self.currency,
+            self.billed_total,
+            self.usage_total,
             report_total,
-        }
+        )
+        .context("the month's billed and logged totals add up beyond what can be held exactly")
     }
 }

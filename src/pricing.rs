@@ -197,6 +197,11 @@ impl PriceBook {
         loaded.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
     }
 
+    /// Whether a user's table replaces the bundled one.
+    pub fn is_custom(&self) -> bool {
+        self.file.is_some()
+    }
+
     /// Where prices come from, for notes.
     pub fn source(&self) -> String {
         match &self.file {

@@ -6,11 +6,13 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
-use polars::prelude::{col, len, lit, DataFrame, LazyFrame, PlRefPath, ScanArgsParquet, UnionArgs};
+use polars::prelude::{
+    col, len, lit, DataFrame, DataType, LazyFrame, PlRefPath, ScanArgsParquet, UnionArgs,
+};
 
 use crate::config::Field;
 use crate::model::Kind;
-use crate::money::{Money, SCALE};
+use crate::money::Money;
 use crate::store::Store;
 use crate::timeparse::Month;
 
@@ -25,8 +27,10 @@ pub struct Group {
     pub fields: Vec<Option<String>>,
     pub tags: BTreeMap<String, String>,
     pub cost: Money,
-    pub requests: i64,
-    pub tokens: i64,
+    /// Σ requests and Σ tokens, summed as 128-bit integers (no sum of 64-bit counts can
+    /// overflow them).
+    pub requests: i128,
+    pub tokens: i128,
     pub rows: u64,
     /// With [`Needs::cells`]: the model and the UTC day (days since 1970-01-01).
     pub model: Option<String>,
@@ -129,17 +133,24 @@ pub fn month_groups(
                 col("cost").sum().alias("cost"),
                 len().alias("rows"),
                 if needs.requests {
-                    col("requests").sum().alias("requests")
+                    col("requests")
+                        .cast(DataType::Int128)
+                        .sum()
+                        .alias("requests")
                 } else {
-                    lit(0i64).alias("requests")
+                    lit(0i64).cast(DataType::Int128).alias("requests")
                 },
                 if needs.tokens {
-                    (col("input_tokens").fill_null(lit(0i64))
-                        + col("output_tokens").fill_null(lit(0i64)))
+                    (col("input_tokens")
+                        .fill_null(lit(0i64))
+                        .cast(DataType::Int128)
+                        + col("output_tokens")
+                            .fill_null(lit(0i64))
+                            .cast(DataType::Int128))
                     .sum()
                     .alias("tokens")
                 } else {
-                    lit(0i64).alias("tokens")
+                    lit(0i64).cast(DataType::Int128).alias("tokens")
                 },
             ])
             .collect()
@@ -175,21 +186,16 @@ fn to_groups(
     let cost = df.column("cost")?.decimal()?.clone();
     let scale = cost.scale();
     let cost = cost.physical().clone();
-    let requests = df
-        .column("requests")?
-        .cast(&polars::prelude::DataType::Int64)?;
-    let requests = requests.i64()?.clone();
-    let tokens = df
-        .column("tokens")?
-        .cast(&polars::prelude::DataType::Int64)?;
-    let tokens = tokens.i64()?.clone();
+    let requests = df.column("requests")?.cast(&DataType::Int128)?;
+    let requests = requests.i128()?.clone();
+    let tokens = df.column("tokens")?.cast(&DataType::Int128)?;
+    let tokens = tokens.i128()?.clone();
     let rows = df
         .column("rows")?
         .cast(&polars::prelude::DataType::UInt64)?;
     let rows = rows.u64()?.clone();
     let extra_values: Vec<Vec<Option<String>>> =
         extra.iter().map(|c| s(c)).collect::<Result<_>>()?;
-    let factor = 10i128.pow(SCALE - scale as u32);
     let (cell_model, cell_day) = if cells {
         let day = df
             .column("cell_day")?
@@ -219,7 +225,11 @@ fn to_groups(
             charge_category: category[i].clone().unwrap_or_default(),
             fields: field_values,
             tags: tag_map,
-            cost: Money(cost.get(i).unwrap_or(0) * factor),
+            cost: Money::from_decimal(cost.get(i).unwrap_or(0), scale as u32).map_err(|_| {
+                anyhow::anyhow!(
+                    "the store's amounts add up beyond what can be held exactly (the store limits the sum of all magnitudes to 10^20; see docs/store.md)"
+                )
+            })?,
             requests: requests.get(i).unwrap_or(0),
             tokens: tokens.get(i).unwrap_or(0),
             rows: rows.get(i).unwrap_or(0),

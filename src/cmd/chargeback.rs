@@ -4,14 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 use crate::allocate;
 use crate::cli::ChargebackArgs;
 use crate::config::{Basis, Config, Method};
 use crate::context::Context;
 use crate::error::exit;
-use crate::money::Money;
+use crate::money::{Money, Overflow};
 use crate::month::{self, Class, MonthMoney};
 use crate::output::{Cell, Column, ColumnKind, Report};
 use crate::store::Store;
@@ -27,13 +27,13 @@ pub struct TeamLine {
     pub shared: Money,
     pub unattributed: Money,
     /// Drivers over the month's direct rows.
-    pub requests: i64,
-    pub tokens: i64,
+    pub requests: i128,
+    pub tokens: i128,
 }
 
 impl TeamLine {
-    pub fn total(&self) -> Money {
-        self.direct + self.shared + self.unattributed
+    pub fn total(&self) -> Result<Money, Overflow> {
+        self.direct.try_add(self.shared)?.try_add(self.unattributed)
     }
 }
 
@@ -72,10 +72,12 @@ pub struct Chargeback {
 
 impl Chargeback {
     /// What the report adds up to.
-    pub fn report_total(&self) -> Money {
-        self.teams.values().map(TeamLine::total).sum::<Money>()
-            + self.unattributed
-            + self.overhead.values().copied().sum::<Money>()
+    pub fn report_total(&self) -> Result<Money, Overflow> {
+        let mut t = self.unattributed;
+        for line in self.teams.values() {
+            t.add_assign(line.total()?)?;
+        }
+        t.try_add(Money::try_sum(self.overhead.values().copied())?)
     }
 }
 
@@ -92,15 +94,18 @@ pub fn compute(cfg: &Config, mm: &MonthMoney) -> Result<Chargeback> {
     let mut pool_money: BTreeMap<usize, Money> = BTreeMap::new();
     for item in &mm.items {
         match &item.class {
-            Class::Pool(i) => *pool_money.entry(*i).or_default() += item.amount,
+            Class::Pool(i) => pool_money.entry(*i).or_default().add_assign(item.amount)?,
             Class::Owned(owner) => match &owner.team {
                 Some(team) => {
                     let line = cb.teams.entry(team.clone()).or_default();
-                    line.direct += item.amount;
-                    line.requests += item.group.requests;
-                    line.tokens += item.group.tokens;
+                    line.direct.add_assign(item.amount)?;
+                    line.requests = line
+                        .requests
+                        .checked_add(item.group.requests)
+                        .ok_or(Overflow)?;
+                    line.tokens = line.tokens.checked_add(item.group.tokens).ok_or(Overflow)?;
                 }
-                None => cb.unattributed += item.amount,
+                None => cb.unattributed.add_assign(item.amount)?,
             },
         }
     }
@@ -122,8 +127,8 @@ pub fn compute(cfg: &Config, mm: &MonthMoney) -> Result<Chargeback> {
                         let l = &cb.teams[t];
                         let w = match basis {
                             Basis::Cost => l.direct.0.max(0),
-                            Basis::Requests => l.requests.max(0) as i128,
-                            Basis::Tokens => l.tokens.max(0) as i128,
+                            Basis::Requests => l.requests.max(0),
+                            Basis::Tokens => l.tokens.max(0),
                         };
                         (t.clone(), w)
                     })
@@ -137,7 +142,10 @@ pub fn compute(cfg: &Config, mm: &MonthMoney) -> Result<Chargeback> {
         let pool = &cfg.shared[*i];
         let (method, basis, weights): (&str, &str, BTreeMap<String, i128>) = match pool.method {
             Method::Overhead => {
-                *cb.overhead.entry(pool.name.clone()).or_default() += *amount;
+                cb.overhead
+                    .entry(pool.name.get_ref().clone())
+                    .or_default()
+                    .add_assign(*amount)?;
                 continue;
             }
             Method::Proportional => ("proportional", basis_name(pool.basis), drivers(pool.basis)),
@@ -162,11 +170,11 @@ pub fn compute(cfg: &Config, mm: &MonthMoney) -> Result<Chargeback> {
         };
         match allocate::split(*amount, &weights) {
             Some(split) => {
-                let total: i128 = weights.values().sum();
+                let total = driver_total(&weights)?;
                 for (team, share) in split {
                     let alloc = Allocation {
                         team: team.clone(),
-                        pool: pool.name.clone(),
+                        pool: pool.name.get_ref().clone(),
                         method,
                         basis,
                         driver: weights[&team],
@@ -177,11 +185,15 @@ pub fn compute(cfg: &Config, mm: &MonthMoney) -> Result<Chargeback> {
                 }
             }
             // No team to split over: held centrally.
-            None => *cb.overhead.entry(pool.name.clone()).or_default() += *amount,
+            None => cb
+                .overhead
+                .entry(pool.name.get_ref().clone())
+                .or_default()
+                .add_assign(*amount)?,
         }
     }
     for (team, share, alloc) in shares {
-        cb.teams.entry(team).or_default().shared += share;
+        cb.teams.entry(team).or_default().shared.add_assign(share)?;
         cb.allocations.push(alloc);
     }
     // Unattributed spend, by policy.
@@ -195,7 +207,7 @@ pub fn compute(cfg: &Config, mm: &MonthMoney) -> Result<Chargeback> {
         Some("proportional") => {
             let weights = drivers(Basis::Cost);
             if let Some(split) = allocate::split(cb.unattributed, &weights) {
-                let total: i128 = weights.values().sum();
+                let total = driver_total(&weights)?;
                 for (team, share) in split {
                     cb.allocations.push(Allocation {
                         team: team.clone(),
@@ -206,7 +218,11 @@ pub fn compute(cfg: &Config, mm: &MonthMoney) -> Result<Chargeback> {
                         driver_total: total,
                         amount: share,
                     });
-                    cb.teams.entry(team).or_default().unattributed += share;
+                    cb.teams
+                        .entry(team)
+                        .or_default()
+                        .unattributed
+                        .add_assign(share)?;
                 }
                 cb.unattributed = Money::ZERO;
             }
@@ -222,13 +238,24 @@ pub fn compute(cfg: &Config, mm: &MonthMoney) -> Result<Chargeback> {
                     driver_total: 1,
                     amount: cb.unattributed,
                 });
-                cb.teams.entry(team.to_string()).or_default().unattributed += cb.unattributed;
+                cb.teams
+                    .entry(team.to_string())
+                    .or_default()
+                    .unattributed
+                    .add_assign(cb.unattributed)?;
                 cb.unattributed = Money::ZERO;
             }
         }
     }
-    debug_assert_eq!(cb.report_total(), cb.billed_total + cb.usage_total);
     Ok(cb)
+}
+
+/// Σ of a split's drivers (each fits an i128 and is non-negative), checked.
+fn driver_total(weights: &BTreeMap<String, i128>) -> Result<i128, Overflow> {
+    weights
+        .values()
+        .try_fold(0i128, |a, &w| a.checked_add(w.max(0)))
+        .ok_or(Overflow)
 }
 
 fn basis_name(b: Basis) -> &'static str {
@@ -263,7 +290,7 @@ fn ratio(a: Money, b: Money) -> Cell {
 }
 
 /// The chargeback as a report.
-pub fn report(cfg: &Config, month: Month, cb: &Chargeback) -> Report {
+pub fn report(cfg: &Config, month: Month, cb: &Chargeback) -> Result<Report> {
     let mut r = Report::new(
         "chargeback",
         format!("Chargeback {month}"),
@@ -278,9 +305,10 @@ pub fn report(cfg: &Config, month: Month, cb: &Chargeback) -> Report {
         cfg.teams
             .iter()
             .find(|t| t.name.get_ref() == team)
-            .and_then(|t| t.budget)
-            .map(|a| a.0)
+            .and_then(|t| t.budget.as_ref())
+            .map(|a| a.get_ref().0)
     };
+    let too_large = || format!("chargeback {month}: totals beyond what can be held exactly");
     // Every configured team has a line (its budget is tracked even without spend).
     let mut lines = cb.teams.clone();
     for t in &cfg.teams {
@@ -288,15 +316,20 @@ pub fn report(cfg: &Config, month: Month, cb: &Chargeback) -> Report {
     }
     for (team, line) in &lines {
         let b = budget(team);
+        let total = line.total().with_context(too_large)?;
+        let variance = b
+            .map(|b| b.try_sub(total))
+            .transpose()
+            .with_context(too_large)?;
         r.rows.push(vec![
             Cell::text(team.clone()),
             b.map_or(Cell::Null, m),
             m(line.direct),
             m(line.shared),
             m(line.unattributed),
-            m(line.total()),
-            b.map_or(Cell::Null, |b| m(Money(b.0 - line.total().0))),
-            b.map_or(Cell::Null, |b| ratio(line.total(), b)),
+            m(total),
+            variance.map_or(Cell::Null, m),
+            b.map_or(Cell::Null, |b| ratio(total, b)),
         ]);
     }
     let extra = |name: String, amount: Money| {
@@ -317,29 +350,46 @@ pub fn report(cfg: &Config, month: Month, cb: &Chargeback) -> Report {
     for (pool, amount) in &cb.overhead {
         r.rows.push(extra(format!("(overhead) {pool}"), *amount));
     }
-    let sum = |f: &dyn Fn(&TeamLine) -> Money| cb.teams.values().map(f).sum::<Money>();
-    let others = cb.unattributed + cb.overhead.values().copied().sum::<Money>();
+    let sum = |f: &dyn Fn(&TeamLine) -> Result<Money, Overflow>| -> Result<Money> {
+        let mut t = Money::ZERO;
+        for l in cb.teams.values() {
+            t.add_assign(f(l)?)?;
+        }
+        Ok(t)
+    };
+    let others = Money::try_sum(cb.overhead.values().copied())
+        .and_then(|o| o.try_add(cb.unattributed))
+        .with_context(too_large)?;
     let total_budget: Option<Money> = lines
         .keys()
         .map(|t| budget(t))
         .collect::<Option<Vec<_>>>()
-        .map(|v| v.into_iter().sum());
+        .map(Money::try_sum)
+        .transpose()
+        .with_context(too_large)?;
+    let report_total = cb.report_total().with_context(too_large)?;
+    let direct = sum(&|l| Ok(l.direct))?
+        .try_add(others)
+        .with_context(too_large)?;
     r.totals.push(vec![
         Cell::text("total"),
         Cell::Null,
-        m(sum(&|l| l.direct) + others),
-        m(sum(&|l| l.shared)),
-        m(sum(&|l| l.unattributed)),
-        m(cb.report_total()),
+        m(direct),
+        m(sum(&|l| Ok(l.shared))?),
+        m(sum(&|l| Ok(l.unattributed))?),
+        m(report_total),
         Cell::Null,
-        total_budget.map_or(Cell::Null, |b| ratio(sum(&|l| l.total()), b)),
+        total_budget.map_or(Cell::Null, |b| {
+            sum(&|l| l.total()).map_or(Cell::Null, |t| ratio(t, b))
+        }),
     ]);
-    let target = cb.billed_total + cb.usage_total;
+    let rec =
+        crate::output::Reconciliation::new(cur, cb.billed_total, cb.usage_total, report_total)
+            .with_context(too_large)?;
     let fmt = |x: Money| x.in_minor_units(cur);
-    let ok = cb.report_total() == target;
     r.notes.push(format!(
         "{} billed total of {month} ({} in bills{}) = {} {cur}; this chargeback = {} {cur}",
-        if ok {
+        if rec.reconciles() {
             "Reconciles:"
         } else {
             "DOES NOT RECONCILE:"
@@ -353,8 +403,8 @@ pub fn report(cfg: &Config, month: Month, cb: &Chargeback) -> Report {
         } else {
             String::new()
         },
-        fmt(target),
-        fmt(cb.report_total()),
+        fmt(rec.expected_total),
+        fmt(report_total),
     ));
     if !cb.usage_superseded.is_empty() {
         let share = if cb.billed_total.0 == 0 {
@@ -368,13 +418,8 @@ pub fn report(cfg: &Config, month: Month, cb: &Chargeback) -> Report {
             fmt(cb.attributed_by_usage),
         ));
     }
-    r.reconciliation = Some(crate::output::Reconciliation {
-        currency: cb.currency.clone(),
-        billed_total: cb.billed_total,
-        usage_total: cb.usage_total,
-        report_total: cb.report_total(),
-    });
-    r
+    r.reconciliation = Some(rec);
+    Ok(r)
 }
 
 /// `--explain`: each allocation with its pool, method, driver and ratio.
@@ -418,11 +463,13 @@ pub fn run(ctx: &Context, args: &ChargebackArgs) -> Result<u8> {
     if mm.items.is_empty() && mm.usage_superseded.is_empty() {
         anyhow::bail!("the store has no bill rows for billing period {month} and no request logs in {month}; `finops sources` lists what it holds");
     }
-    let cb = compute(&ctx.config, &mm)?;
+    let cb = compute(&ctx.config, &mm).with_context(|| {
+        format!("chargeback {month}: amounts add up beyond what can be held exactly")
+    })?;
     let report = if args.explain {
         explain(month, &cb)
     } else {
-        report(&ctx.config, month, &cb)
+        report(&ctx.config, month, &cb)?
     };
     crate::output::emit(ctx, report)?;
     Ok(exit::OK)

@@ -108,7 +108,7 @@ impl IngestSink<'_> {
                 r.column.as_deref().unwrap_or(""),
                 r.value.as_deref().unwrap_or(""),
                 r.reason.as_str(),
-                r.fix.as_deref().unwrap_or(""),
+                r.fix.as_str(),
                 r.record.as_str(),
             ])?;
         }
@@ -124,11 +124,9 @@ impl IngestSink<'_> {
 }
 
 impl Sink for IngestSink<'_> {
-    fn row(&mut self, row: &Row, _line: u64) -> Result<()> {
+    fn row(&mut self, row: &Row, line: u64) -> Result<()> {
         self.fps.push(row.record_id as u64);
-        self.stats
-            .add(row)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))?;
+        self.stats.add(row, line).map_err(|e| e.at(self.path))?;
         if let Some(w) = self.writer.as_mut() {
             w.push(row)?;
         }
@@ -145,9 +143,7 @@ impl Sink for IngestSink<'_> {
     }
 
     fn chunk(&mut self, chunk: Chunk) -> Result<()> {
-        self.stats
-            .merge(chunk.stats)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))?;
+        self.stats.merge(chunk.stats).map_err(|e| e.at(self.path))?;
         self.fps.extend(&chunk.fps);
         for r in chunk.rejects {
             self.handle_reject(r)?;
@@ -170,63 +166,7 @@ fn input_error(path: &Path, r: &Rejected) -> InputError {
         line: Some(r.line),
         column: r.column.clone(),
     };
-    let mut e = InputError::new(path, place, r.reason.clone());
-    if let Some(f) = &r.fix {
-        e = e.fix(f.clone());
-    }
-    e
-}
-
-/// Files to ingest, in a stable order; directories are read recursively.
-fn expand(paths: &[PathBuf], store_dir: &Path, ctx: &Context) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let store_abs = std::fs::canonicalize(store_dir).ok();
-    for p in paths {
-        let meta = std::fs::metadata(p)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
-            .context("nothing was ingested; check the path")?;
-        if meta.is_file() {
-            out.push(p.clone());
-            continue;
-        }
-        let mut found = Vec::new();
-        let mut skipped = 0usize;
-        let mut stack = vec![p.clone()];
-        while let Some(d) = stack.pop() {
-            if store_abs.is_some() && std::fs::canonicalize(&d).ok() == store_abs {
-                continue;
-            }
-            for e in
-                std::fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))?
-            {
-                let path = e?.path();
-                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                if name.starts_with('.') {
-                    continue;
-                }
-                if path.is_dir() {
-                    stack.push(path);
-                    continue;
-                }
-                let lower = name.to_ascii_lowercase();
-                let base = lower.strip_suffix(".gz").unwrap_or(&lower);
-                if EXTENSIONS.iter().any(|x| base.ends_with(&format!(".{x}"))) {
-                    found.push(path);
-                } else {
-                    skipped += 1;
-                }
-            }
-        }
-        if skipped > 0 {
-            ctx.note(format!(
-                "{}: skipped {skipped} file(s) that are not .csv, .tsv, .jsonl, .ndjson, .json or .parquet (optionally .gz); name a file to ingest it anyway",
-                p.display()
-            ));
-        }
-        found.sort();
-        out.extend(found);
-    }
-    Ok(out)
+    InputError::new(path, place, r.reason.clone()).fix(r.fix.clone())
 }
 
 fn content_hash(path: &Path) -> Result<String> {
@@ -277,8 +217,15 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<u8> {
         })?,
         None => ctx.default_currency()?,
     };
-    let files = expand(&args.paths, &ctx.store_dir, ctx)?;
-    if files.is_empty() {
+    let found = crate::walk::inputs(&args.paths, EXTENSIONS, Some(&ctx.store_dir))?;
+    for n in &found.notes {
+        ctx.note(n);
+    }
+    for (p, why) in &found.problems {
+        eprintln!("finops: error: {}: {why}", p.display());
+    }
+    let files = found.files;
+    if files.is_empty() && found.problems.is_empty() {
         anyhow::bail!(
             "no input files found in {}",
             args.paths
@@ -288,7 +235,25 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<u8> {
                 .join(", ")
         );
     }
-    let prices = PriceBook::new(ctx.config.pricing.file.clone());
+    let prices = PriceBook::new(
+        ctx.config
+            .pricing
+            .file
+            .as_ref()
+            .map(|f| f.get_ref().clone()),
+    );
+    if prices.is_custom() {
+        // A broken price table is the config's fault, not a data row's: say so before
+        // reading any file.
+        prices.get().with_context(|| {
+            format!(
+                "{}: key `[pricing] file`: the price table cannot be used; fix or remove the key",
+                ctx.config_path
+                    .as_deref()
+                    .map_or_else(|| "finops.toml".into(), |p| p.display().to_string())
+            )
+        })?;
+    }
     let opts = ReadOptions {
         default_currency,
         prices: &prices,
@@ -333,12 +298,23 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<u8> {
         }
     }
     pb.finish_and_clear();
-    let report = summary(ctx, args, &results, &rejects_files, store.as_ref());
+    // Places the walk could not read count as failures: nothing of them was ingested.
+    for (p, _) in &found.problems {
+        failed += 1;
+        results.push(FileResult {
+            path: p.clone(),
+            format: None,
+            status: "failed",
+            stats: ReadStats::default(),
+            replaced: 0,
+        });
+    }
+    let report = summary(ctx, args, &results, &rejects_files, store.as_ref())?;
     crate::output::emit(ctx, report)?;
     if failed > 0 {
         ctx.note(format!(
-            "{failed} of {} file(s) failed and left the store unchanged; fix them and run the same command again (files already ingested are skipped)",
-            files.len()
+            "{failed} of {} input(s) failed and left the store unchanged; fix them and run the same command again (files already ingested are skipped)",
+            results.len()
         ));
         return Ok(exit::ERROR);
     }
@@ -433,9 +409,53 @@ fn ingest_file(
         cleanup(&store, &mut sink);
         return Err(e);
     }
-    sink.stats
-        .settle()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if let Err(e) = sink.stats.settle().map_err(|e| e.at(path)) {
+        cleanup(&store, &mut sink);
+        return Err(e.into());
+    }
+    let unknown: Vec<String> = sink
+        .stats
+        .rows_by_currency
+        .iter()
+        .filter(|(c, _)| !c.is_iso())
+        .map(|(c, n)| format!("{c} ({n} row(s))"))
+        .collect();
+    if !unknown.is_empty() {
+        ctx.warn(format!(
+            "{}: currency code(s) {} are not in ISO 4217; kept as written, and never added to other currencies: check the currency column",
+            path.display(),
+            unknown.join(", ")
+        ));
+    }
+    // The store keeps the sum of all its amounts' magnitudes below 10^20, so that every
+    // SUM over it (finops, DuckDB, Spark) fits its DECIMAL(38,18) (docs/store.md).
+    if let Some(s) = store.as_ref() {
+        let held = s.magnitude();
+        if held.saturating_add(sink.stats.magnitude) >= crate::money::LIMIT as u128 {
+            let largest = sink
+                .stats
+                .largest
+                .map(|(m, line)| {
+                    format!(
+                        "; the file's largest amount is {} at line {line}",
+                        Money(m.min(i128::MAX as u128) as i128)
+                    )
+                })
+                .unwrap_or_default();
+            let e = InputError::new(
+                path,
+                Place::default(),
+                format!(
+                    "with this file the store's amounts would add up beyond 10^20 in absolute value (the store holds {}, this file brings {}), more than its DECIMAL(38,18) can sum{largest}",
+                    Money(held.min(i128::MAX as u128) as i128),
+                    Money(sink.stats.magnitude.min(i128::MAX as u128) as i128),
+                ),
+            )
+            .fix("check the file's amount columns and their unit (a quantity or an id in a cost column?); a real bill is far below this");
+            cleanup(&store, &mut sink);
+            return Err(e.into());
+        }
+    }
     let stats = &sink.stats;
     if !sink.errors.is_empty() && !args.skip_invalid {
         let mut msg = input_error(path, &sink.errors[0]).to_string();
@@ -580,6 +600,7 @@ fn ingest_file(
             .map(|(c, m)| (c.to_string(), m.to_string()))
             .collect(),
         rejects_file: rejects_path.as_ref().map(|p| p.display().to_string()),
+        magnitude: Money(stats.magnitude.min(i128::MAX as u128) as i128).to_string(),
     };
     match store.commit(batch, staged)? {
         Commit::Committed { replaced } => Ok((
@@ -667,7 +688,7 @@ fn summary(
     results: &[FileResult],
     rejects: &[PathBuf],
     store: Option<&Store>,
-) -> Report {
+) -> Result<Report> {
     let mut r = Report::new("ingest", "Ingest summary", COLUMNS.to_vec());
     r.parameters
         .insert("store".into(), ctx.store_dir.display().to_string());
@@ -691,12 +712,12 @@ fn summary(
                 Cell::text(f.status),
                 Cell::Int(0),
                 if first {
-                    Cell::Int(s.rejected as i64)
+                    Cell::Int(i128::from(s.rejected))
                 } else {
                     Cell::Null
                 },
                 if first {
-                    Cell::Int(f.replaced as i64)
+                    Cell::Int(i128::from(f.replaced))
                 } else {
                     Cell::Null
                 },
@@ -711,20 +732,25 @@ fn summary(
         }
         if s.totals.is_empty() {
             let mut row = base(true);
-            row[4] = Cell::Int(s.rows as i64);
+            row[4] = Cell::Int(i128::from(s.rows));
             r.rows.push(row);
             continue;
         }
         for (i, (cur, total)) in s.totals.iter().enumerate() {
             let mut row = base(i == 0);
             let n = s.rows_by_currency.get(cur).copied().unwrap_or(0);
-            row[4] = Cell::Int(n as i64);
+            row[4] = Cell::Int(i128::from(n));
             row[8] = Cell::text(cur.as_str());
             row[9] = Cell::money(*total, cur.as_str());
             if f.status != "unchanged" {
                 let t = totals.entry(*cur).or_default();
-                t.0 += n;
-                t.1 += *total;
+                t.0 = t.0.saturating_add(n);
+                t.1.add_assign(*total).with_context(|| {
+                    format!(
+                        "the files of this run add up beyond what can be held exactly in {cur} (up to {})",
+                        f.path.display()
+                    )
+                })?;
             }
             r.rows.push(row);
         }
@@ -754,14 +780,14 @@ fn summary(
             Cell::Null,
             Cell::Null,
             Cell::Null,
-            Cell::Int(*n as i64),
+            Cell::Int(i128::from(*n)),
             if i == 0 {
-                Cell::Int(all_rejected as i64)
+                Cell::Int(i128::from(all_rejected))
             } else {
                 Cell::Null
             },
             if i == 0 {
-                Cell::Int(all_replaced as i64)
+                Cell::Int(i128::from(all_replaced))
             } else {
                 Cell::Null
             },
@@ -800,5 +826,5 @@ fn summary(
         r.notes
             .push(format!("rejected rows and their reasons: {}", p.display()));
     }
-    r
+    Ok(r)
 }

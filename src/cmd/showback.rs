@@ -5,14 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 use crate::cli::{Dimension, ShowbackArgs};
 use crate::cmd::chargeback::parse_month;
 use crate::config::Field;
 use crate::context::Context;
 use crate::error::exit;
-use crate::money::Money;
+use crate::money::{Money, Overflow};
 use crate::month::{self, Class, MonthMoney};
 use crate::output::{Cell, Column, ColumnKind, Report};
 use crate::query::Needs;
@@ -26,14 +26,14 @@ fn by_key(
     cfg: &crate::config::Config,
     mm: &MonthMoney,
     by: &[Dimension],
-) -> BTreeMap<Key, (Money, i64)> {
-    let mut out: BTreeMap<Key, (Money, i64)> = BTreeMap::new();
+) -> Result<BTreeMap<Key, (Money, i128)>, Overflow> {
+    let mut out: BTreeMap<Key, (Money, i128)> = BTreeMap::new();
     for item in &mm.items {
         let key: Key = by
             .iter()
             .map(|d| match (&item.class, d) {
                 (Class::Pool(i), Dimension::Team | Dimension::Feature) => {
-                    format!("(shared) {}", cfg.shared[*i].name)
+                    format!("(shared) {}", cfg.shared[*i].name.get_ref())
                 }
                 (Class::Pool(_), Dimension::Environment) => "(none)".into(),
                 (Class::Owned(o), Dimension::Team) => {
@@ -54,10 +54,10 @@ fn by_key(
             })
             .collect();
         let e = out.entry(key).or_default();
-        e.0 += item.amount;
-        e.1 += item.group.requests;
+        e.0.add_assign(item.amount)?;
+        e.1 = e.1.checked_add(item.group.requests).ok_or(Overflow)?;
     }
-    out
+    Ok(out)
 }
 
 const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -84,6 +84,8 @@ pub fn run(ctx: &Context, args: &ShowbackArgs) -> Result<u8> {
     } else {
         args.by.clone()
     };
+    let too_large =
+        |m: Month| format!("showback {m}: amounts add up beyond what can be held exactly");
     let store = Store::open_read(&ctx.store_dir, &|m| ctx.note(m))?;
     let extra: Vec<Field> = if by.contains(&Dimension::Model) {
         vec![Field::Model]
@@ -98,11 +100,11 @@ pub fn run(ctx: &Context, args: &ShowbackArgs) -> Result<u8> {
         .rev()
         .map(|k| Month(month.0 - k))
         .collect();
-    let mut history: Vec<BTreeMap<Key, (Money, i64)>> = Vec::with_capacity(months.len());
+    let mut history: Vec<BTreeMap<Key, (Money, i128)>> = Vec::with_capacity(months.len());
     let mut current = None;
     for m in &months {
         let mm = month::load(&ctx.config, &store, *m, &extra, needs)?;
-        history.push(by_key(&ctx.config, &mm, &by));
+        history.push(by_key(&ctx.config, &mm, &by).with_context(|| too_large(*m))?);
         if *m == month {
             current = Some(mm);
         }
@@ -136,10 +138,10 @@ pub fn run(ctx: &Context, args: &ShowbackArgs) -> Result<u8> {
     );
     r.parameters
         .insert("trend_months".into(), format!("{}..{}", months[0], month));
-    let per_request = |spend: Money, requests: i64| {
+    let per_request = |spend: Money, requests: i128| {
         if requests > 0 {
             Cell::Decimal {
-                value: Money(spend.0 / requests as i128),
+                value: Money(spend.0 / requests),
                 places: 6,
             }
         } else {
@@ -150,13 +152,13 @@ pub fn run(ctx: &Context, args: &ShowbackArgs) -> Result<u8> {
         if before.0 == 0 {
             Cell::Null
         } else {
-            Cell::Ratio((now.0 - before.0) as f64 / before.0 as f64)
+            Cell::Ratio((now.0 as f64 - before.0 as f64) / before.0 as f64)
         }
     };
     let mut keys: Vec<&Key> = now.keys().collect();
     // Largest spend first, then by name.
     keys.sort_by(|a, b| now[*b].0.cmp(&now[*a].0).then(a.cmp(b)));
-    let (mut total, mut requests, mut total_prev) = (Money::ZERO, 0i64, Money::ZERO);
+    let (mut total, mut requests, mut total_prev) = (Money::ZERO, 0i128, Money::ZERO);
     for key in keys {
         let (spend, reqs) = now[key];
         let before = prev.get(key).map(|p| p.0).unwrap_or_default();
@@ -164,9 +166,14 @@ pub fn run(ctx: &Context, args: &ShowbackArgs) -> Result<u8> {
             .iter()
             .map(|h| h.get(key).map(|p| p.0).unwrap_or_default())
             .collect();
-        total += spend;
-        requests += reqs;
-        total_prev += before;
+        total.add_assign(spend).with_context(|| too_large(month))?;
+        requests = requests
+            .checked_add(reqs)
+            .ok_or(Overflow)
+            .with_context(|| too_large(month))?;
+        total_prev
+            .add_assign(before)
+            .with_context(|| too_large(month))?;
         let mut row: Vec<Cell> = key.iter().map(|k| Cell::text(k.clone())).collect();
         row.extend([
             Cell::money(spend, cur.clone()),
@@ -178,7 +185,7 @@ pub fn run(ctx: &Context, args: &ShowbackArgs) -> Result<u8> {
         ]);
         r.rows.push(row);
     }
-    let all_prev: Money = prev.values().map(|p| p.0).sum();
+    let all_prev = Money::try_sum(prev.values().map(|p| p.0)).with_context(|| too_large(month))?;
     let mut totals: Vec<Cell> = (0..by.len())
         .map(|i| {
             if i == 0 {
@@ -190,8 +197,9 @@ pub fn run(ctx: &Context, args: &ShowbackArgs) -> Result<u8> {
         .collect();
     let trend: Vec<Money> = history
         .iter()
-        .map(|h| h.values().map(|p| p.0).sum())
-        .collect();
+        .zip(&months)
+        .map(|(h, m)| Money::try_sum(h.values().map(|p| p.0)).with_context(|| too_large(*m)))
+        .collect::<Result<_>>()?;
     totals.extend([
         Cell::money(total, cur.clone()),
         Cell::Int(requests),
@@ -202,14 +210,14 @@ pub fn run(ctx: &Context, args: &ShowbackArgs) -> Result<u8> {
     ]);
     r.totals.push(totals);
     let fmt = |x: Money| x.in_minor_units(&cur);
-    let expected = current_mm.expected_total();
+    let expected = current_mm.expected_total()?;
     r.notes.push(format!(
         "{} billed total of {month} = {} {cur}; this showback = {} {cur} (shared pools and unattributed spend are lines of their own; nothing is reallocated)",
         if total == expected { "Reconciles:" } else { "DOES NOT RECONCILE:" },
         fmt(expected),
         fmt(total),
     ));
-    r.reconciliation = Some(current_mm.reconciliation(total));
+    r.reconciliation = Some(current_mm.reconciliation(total)?);
     crate::output::emit(ctx, r)?;
     Ok(exit::OK)
 }

@@ -52,7 +52,7 @@ pub fn run(ctx: &Context, _args: &SourcesArgs) -> Result<u8> {
             };
             let num = |n: u64| {
                 if first {
-                    Cell::Int(n as i64)
+                    Cell::Int(i128::from(n))
                 } else {
                     Cell::Null
                 }

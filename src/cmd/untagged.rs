@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 use crate::cli::UntaggedArgs;
 use crate::cmd::chargeback::parse_month;
 use crate::config::Field;
 use crate::context::Context;
 use crate::error::exit;
-use crate::money::Money;
+use crate::money::{Money, Overflow};
 use crate::month::{self, Class};
 use crate::output::{Cell, Column, ColumnKind, Report};
 use crate::query::Needs;
@@ -37,6 +37,7 @@ pub fn run(ctx: &Context, args: &UntaggedArgs) -> Result<u8> {
         Field::ProjectId,
         Field::ApiKeyId,
     ];
+    let too_large = || format!("untagged {month}: amounts add up beyond what can be held exactly");
     let mm = month::load(&ctx.config, &store, month, &extra, Needs::default())?;
     let mut agg: BTreeMap<[String; 5], (u64, Money)> = BTreeMap::new();
     for item in &mm.items {
@@ -65,13 +66,16 @@ pub fn run(ctx: &Context, args: &UntaggedArgs) -> Result<u8> {
             tags,
         ];
         let e = agg.entry(key).or_default();
-        e.0 += g.rows;
-        e.1 += item.amount;
+        e.0 =
+            e.0.checked_add(g.rows)
+                .ok_or(Overflow)
+                .with_context(too_large)?;
+        e.1.add_assign(item.amount).with_context(too_large)?;
     }
     let mut rows: Vec<([String; 5], (u64, Money))> = agg.into_iter().collect();
     rows.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.0.cmp(&b.0)));
     let cur = mm.currency.clone();
-    let month_total = mm.expected_total();
+    let month_total = mm.expected_total()?;
     let share = |x: Money| {
         if month_total.0 == 0 {
             Cell::Null
@@ -89,8 +93,11 @@ pub fn run(ctx: &Context, args: &UntaggedArgs) -> Result<u8> {
     r.parameters.insert("month".into(), month.to_string());
     let (mut n, mut total) = (0u64, Money::ZERO);
     for (k, (rows_n, amount)) in &rows {
-        n += rows_n;
-        total += *amount;
+        n = n
+            .checked_add(*rows_n)
+            .ok_or(Overflow)
+            .with_context(too_large)?;
+        total.add_assign(*amount).with_context(too_large)?;
         let text = |s: &String| {
             if s.is_empty() {
                 Cell::Null
@@ -104,7 +111,7 @@ pub fn run(ctx: &Context, args: &UntaggedArgs) -> Result<u8> {
             text(&k[2]),
             text(&k[3]),
             text(&k[4]),
-            Cell::Int(*rows_n as i64),
+            Cell::Int(i128::from(*rows_n)),
             Cell::money(*amount, cur.clone()),
             share(*amount),
         ]);
@@ -115,7 +122,7 @@ pub fn run(ctx: &Context, args: &UntaggedArgs) -> Result<u8> {
         Cell::Null,
         Cell::Null,
         Cell::Null,
-        Cell::Int(n as i64),
+        Cell::Int(i128::from(n)),
         Cell::money(total, cur.clone()),
         share(total),
     ]);
@@ -129,7 +136,7 @@ pub fn run(ctx: &Context, args: &UntaggedArgs) -> Result<u8> {
             fmt(month_total)
         )
     });
-    r.reconciliation = Some(mm.reconciliation(month_total));
+    r.reconciliation = Some(mm.reconciliation(month_total)?);
     crate::output::emit(ctx, r)?;
     Ok(exit::OK)
 }

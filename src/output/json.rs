@@ -12,7 +12,7 @@ fn value(cell: &Cell) -> Value {
     match cell {
         Cell::Null => Value::Null,
         Cell::Text(s) => Value::String(s.clone()),
-        Cell::Int(i) => Value::from(*i),
+        Cell::Int(i) => Value::Number(Number::from_string_unchecked(i.to_string())),
         // Exact decimal text, never through f64.
         Cell::Money { .. } | Cell::Ratio(_) | Cell::Decimal { .. } => {
             Value::Number(Number::from_string_unchecked(cell.raw()))
@@ -75,20 +75,11 @@ pub(super) fn render(report: &Report, w: &mut dyn Write) -> Result<()> {
         o.insert("currency".into(), Value::from(rec.currency.clone()));
         o.insert("billed_total".into(), num(rec.billed_total));
         o.insert("usage_total".into(), num(rec.usage_total));
-        o.insert(
-            "expected_total".into(),
-            num(rec.billed_total + rec.usage_total),
-        );
+        o.insert("expected_total".into(), num(rec.expected_total));
         o.insert("report_total".into(), num(rec.report_total));
-        o.insert(
-            "expected_total_exact".into(),
-            exact(rec.billed_total + rec.usage_total),
-        );
+        o.insert("expected_total_exact".into(), exact(rec.expected_total));
         o.insert("report_total_exact".into(), exact(rec.report_total));
-        o.insert(
-            "reconciles".into(),
-            Value::Bool(rec.report_total == rec.billed_total + rec.usage_total),
-        );
+        o.insert("reconciles".into(), Value::Bool(rec.reconciles()));
         m.insert("reconciliation".into(), Value::Object(o));
     }
     m.insert(

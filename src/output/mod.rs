@@ -48,7 +48,7 @@ impl Column {
 pub enum Cell {
     Null,
     Text(String),
-    Int(i64),
+    Int(i128),
     /// An exact amount; `rounded` is filled in by [`Report::round`] (minor units).
     Money {
         amount: Money,
@@ -179,8 +179,31 @@ pub struct Reconciliation {
     pub billed_total: Money,
     /// Σ of request-log money of providers without a bill in the period.
     pub usage_total: Money,
+    /// billed + usage: what the report must add up to.
+    pub expected_total: Money,
     /// Σ of the report's rows.
     pub report_total: Money,
+}
+
+impl Reconciliation {
+    pub fn new(
+        currency: &str,
+        billed_total: Money,
+        usage_total: Money,
+        report_total: Money,
+    ) -> Result<Reconciliation, money::Overflow> {
+        Ok(Reconciliation {
+            currency: currency.to_string(),
+            billed_total,
+            usage_total,
+            expected_total: billed_total.try_add(usage_total)?,
+            report_total,
+        })
+    }
+
+    pub fn reconciles(&self) -> bool {
+        self.report_total == self.expected_total
+    }
 }
 
 impl Report {
@@ -230,8 +253,8 @@ impl Report {
                     })
                     .collect();
                 debug_assert_eq!(
-                    values.iter().copied().sum::<Money>(),
-                    total,
+                    Money::try_sum(values.iter().copied()),
+                    Ok(total),
                     "report {}: rows of column {} do not add up to the total",
                     self.name,
                     self.columns[c].key
@@ -265,7 +288,11 @@ impl Report {
 pub fn emit(ctx: &Context, mut report: Report) -> Result<()> {
     report.round();
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
-    render(&report, ctx.format, ctx.color, &mut buf)?;
+    let style = Style {
+        color: ctx.color,
+        width: ctx.width,
+    };
+    render(&report, ctx.format, style, &mut buf)?;
     match &ctx.output {
         Some(path) => std::fs::write(path, &buf)
             .with_context(|| format!("cannot write the report to {}", path.display()))?,
@@ -285,10 +312,19 @@ pub fn emit(ctx: &Context, mut report: Report) -> Result<()> {
     Ok(())
 }
 
+/// How a table is drawn for people.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    pub color: bool,
+    /// Fit the table to this many columns (a terminal's width); None draws it as wide as
+    /// its content (a table redirected to a file).
+    pub width: Option<u16>,
+}
+
 /// Renders a (rounded) report.
-pub fn render(report: &Report, format: Format, color: bool, w: &mut dyn Write) -> Result<()> {
+pub fn render(report: &Report, format: Format, style: Style, w: &mut dyn Write) -> Result<()> {
     match format {
-        Format::Table | Format::Auto => table::render(report, color, w),
+        Format::Table | Format::Auto => table::render(report, style, w),
         Format::Csv => delimited::render(report, b',', w),
         Format::Tsv => delimited::render(report, b'\t', w),
         Format::Json => json::render(report, w),
@@ -336,7 +372,7 @@ mod tests {
 
     fn out(r: &Report, f: Format) -> String {
         let mut b = Vec::new();
-        render(r, f, false, &mut b).unwrap();
+        render(r, f, Style::default(), &mut b).unwrap();
         String::from_utf8(b).unwrap()
     }
 
@@ -362,6 +398,44 @@ mod tests {
     #[test]
     fn table_has_totals_and_notes() {
         insta::assert_snapshot!(out(&sample(), Format::Table));
+    }
+
+    #[test]
+    fn a_table_fits_the_terminal_and_wraps_long_text_only() {
+        let mut r = sample();
+        r.rows[0][0] = Cell::text(format!(
+            "/home/someone/exports/{}/bill.csv",
+            "very-long-folder-name".repeat(6)
+        ));
+        let mut b = Vec::new();
+        render(
+            &r,
+            Format::Table,
+            Style {
+                color: false,
+                width: Some(60),
+            },
+            &mut b,
+        )
+        .unwrap();
+        let text = String::from_utf8(b).unwrap();
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= 60,
+                "{}: {line}",
+                line.chars().count()
+            );
+        }
+        // Numbers are never split across lines; the long path is wrapped, nothing is lost.
+        assert!(text.contains("1,000.00 USD"), "{text}");
+        assert!(text.contains("333.34 USD"), "{text}");
+        let joined: String = text.split_whitespace().collect();
+        assert!(joined.contains("very-long-folder-namevery-long"), "{text}");
+        // Redirected (no width): as wide as the content.
+        let mut b = Vec::new();
+        render(&r, Format::Table, Style::default(), &mut b).unwrap();
+        let wide = String::from_utf8(b).unwrap();
+        assert!(wide.lines().any(|l| l.chars().count() > 150));
     }
 
     #[test]

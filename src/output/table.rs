@@ -5,19 +5,31 @@ use std::io::Write;
 use anyhow::Result;
 use comfy_table::presets::UTF8_HORIZONTAL_ONLY;
 use comfy_table::{
-    Attribute, Cell as TCell, CellAlignment, ContentArrangement, Table, TableComponent,
+    Attribute, Cell as TCell, CellAlignment, ColumnConstraint, ContentArrangement, Table,
+    TableComponent,
 };
 
-use super::{ColumnKind, Report};
+use super::{ColumnKind, Report, Style};
 
-pub(super) fn render(report: &Report, color: bool, w: &mut dyn Write) -> Result<()> {
+pub(super) fn render(report: &Report, style: Style, w: &mut dyn Write) -> Result<()> {
+    let color = style.color;
     let mut t = Table::new();
     t.load_preset(UTF8_HORIZONTAL_ONLY);
     t.remove_style(TableComponent::HorizontalLines);
     t.remove_style(TableComponent::MiddleIntersections);
     t.remove_style(TableComponent::LeftBorderIntersections);
     t.remove_style(TableComponent::RightBorderIntersections);
-    t.set_content_arrangement(ContentArrangement::Disabled);
+    match style.width {
+        // On a terminal: fit its width, wrapping long text (paths, tag sets); numbers
+        // keep their width.
+        Some(width) => {
+            t.set_content_arrangement(ContentArrangement::Dynamic);
+            t.set_width(width);
+        }
+        None => {
+            t.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
     if !color {
         t.force_no_tty();
     } else {
@@ -38,6 +50,7 @@ pub(super) fn render(report: &Report, color: bool, w: &mut dyn Write) -> Result<
         ) {
             if let Some(col) = t.column_mut(i) {
                 col.set_cell_alignment(CellAlignment::Right);
+                col.set_constraint(ColumnConstraint::ContentWidth);
             }
         }
     }

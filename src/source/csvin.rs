@@ -1,7 +1,7 @@
 //! CSV records for the adapters: the delimiter sniffed from the header, UTF-8 checked per
 //! record, rows with the wrong number of fields turned into rejections.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 use anyhow::Result;
@@ -48,36 +48,183 @@ pub fn header_fields(line: &[u8], delimiter: u8) -> Vec<String> {
     }
 }
 
+/// A place where a CSV file's quoting breaks RFC 4180.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The line (as the CSV reader counts them: every `\n`, from 1).
+    pub line: u64,
+    pub reason: &'static str,
+}
+
+impl Violation {
+    pub const FIX: &'static str = "quote a value whole (\"like this\"), double any quote inside it (\"say \"\"hi\"\"\"), and put nothing between a closing quote and the next delimiter; re-export the file from its source";
+}
+
+/// Violations seen so far, shared between the checker (under the CSV reader) and the
+/// thread that hands records out.
+pub type Violations = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Violation>>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Q {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    QuoteInQuoted,
+}
+
+/// Reads through to the CSV reader and checks the quoting on the way (the csv crate is
+/// lenient: it reads `"2.5"9` as 2.59 and `"r1"x` as r1x). Each line's first violation
+/// is recorded; the records they fall in are rejected.
+pub struct QuoteCheck<R> {
+    inner: R,
+    delimiter: u8,
+    state: Q,
+    line: u64,
+    /// The line where the open quoted value started.
+    quote_line: u64,
+    last_flagged: u64,
+    violations: Violations,
+}
+
+impl<R> QuoteCheck<R> {
+    pub fn new(inner: R, delimiter: u8) -> QuoteCheck<R> {
+        QuoteCheck {
+            inner,
+            delimiter,
+            state: Q::FieldStart,
+            line: 1,
+            quote_line: 0,
+            last_flagged: 0,
+            violations: Violations::default(),
+        }
+    }
+
+    pub fn violations(&self) -> Violations {
+        self.violations.clone()
+    }
+
+    fn flag(&mut self, line: u64, reason: &'static str) {
+        if self.last_flagged != line {
+            self.last_flagged = line;
+            if let Ok(mut v) = self.violations.lock() {
+                v.push_back(Violation { line, reason });
+            }
+        }
+    }
+
+    fn scan(&mut self, bytes: &[u8]) {
+        let d = self.delimiter;
+        for &b in bytes {
+            match self.state {
+                Q::FieldStart | Q::Unquoted => {
+                    if b == d || b == b'\n' || b == b'\r' {
+                        self.state = Q::FieldStart;
+                    } else if b == b'"' {
+                        if self.state == Q::FieldStart {
+                            self.state = Q::Quoted;
+                            self.quote_line = self.line;
+                        } else {
+                            self.flag(self.line, "a quote inside an unquoted value (or blank space before an opening quote)");
+                        }
+                    } else {
+                        self.state = Q::Unquoted;
+                    }
+                }
+                Q::Quoted => {
+                    if b == b'"' {
+                        self.state = Q::QuoteInQuoted;
+                    }
+                }
+                Q::QuoteInQuoted => {
+                    if b == b'"' {
+                        self.state = Q::Quoted;
+                    } else if b == d || b == b'\n' || b == b'\r' {
+                        self.state = Q::FieldStart;
+                    } else {
+                        self.flag(self.line, "text after the closing quote of a value");
+                        self.state = Q::Unquoted;
+                    }
+                }
+            }
+            if b == b'\n' {
+                self.line += 1;
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for QuoteCheck<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            if self.state == Q::Quoted {
+                let at = self.quote_line;
+                self.flag(at, "a quoted value that is never closed");
+                self.state = Q::FieldStart;
+            }
+        } else {
+            self.scan(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// Takes the violations on lines before `before` (the records read so far).
+pub fn take_violations(v: &Violations, before: u64) -> Vec<Violation> {
+    let Ok(mut q) = v.lock() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    while q.front().is_some_and(|x| x.line < before) {
+        out.extend(q.pop_front());
+    }
+    out
+}
+
 /// A CSV input whose header has been read.
 pub struct CsvInput {
-    pub reader: csv::Reader<Box<dyn BufRead + Send>>,
+    pub reader: csv::Reader<QuoteCheck<Box<dyn BufRead + Send>>>,
     headers: Vec<String>,
     pub delimiter: u8,
+    pub violations: Violations,
 }
 
 impl CsvInput {
     pub fn new(path: &Path, input: Box<dyn BufRead + Send>, delimiter: u8) -> Result<CsvInput> {
+        let check = QuoteCheck::new(input, delimiter);
+        let violations = check.violations();
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(true)
             .flexible(true)
             .buffer_capacity(1 << 20)
-            .from_reader(input);
+            .from_reader(check);
         let headers: Vec<String> = reader
             .byte_headers()
             .map_err(|e| {
                 InputError::new(path, Place::line(1), format!("cannot read the header: {e}"))
+                    .fix("the file is damaged or truncated; export it again")
             })?
             .iter()
             .map(|h| String::from_utf8_lossy(h).trim().to_string())
             .collect();
+        let after_header = reader.position().line();
+        if let Some(v) = take_violations(&violations, after_header.max(2)).first() {
+            return Err(InputError::new(
+                path,
+                Place::line(v.line),
+                format!("malformed quoting in the header: {}", v.reason),
+            )
+            .fix(Violation::FIX)
+            .into());
+        }
         let mut seen = std::collections::HashSet::new();
         for h in &headers {
             if !h.is_empty() && !seen.insert(h.to_ascii_lowercase()) {
                 return Err(InputError::new(
                     path,
                     Place::line(1),
-                    format!("the header names column \"{h}\" twice"),
+                    format!("the header names column {} twice", crate::error::quote(h)),
                 )
                 .fix("rename or remove one of the two columns")
                 .into());
@@ -87,6 +234,7 @@ impl CsvInput {
             reader,
             headers,
             delimiter,
+            violations,
         })
     }
 
@@ -122,10 +270,8 @@ pub fn check_record<'r>(
                 bytes.len(),
                 headers.len()
             ),
-            fix: Some(
-                "an unquoted delimiter inside a value, or a truncated file; quote the value or export the file again"
-                    .into(),
-            ),
+            fix: "an unquoted delimiter inside a value, or a truncated file: quote the value or export the file again"
+                .into(),
             record: join_record(bytes, delimiter),
         });
     }
@@ -136,7 +282,7 @@ pub fn check_record<'r>(
             column: field.and_then(|i| headers.get(i).cloned()),
             value: None,
             reason: "not UTF-8 text (a Latin-1 / Windows-1252 export?)".into(),
-            fix: Some("re-export the file as UTF-8 (Excel: Save As → CSV UTF-8)".into()),
+            fix: "re-export the file as UTF-8 (Excel: Save As → CSV UTF-8)".into(),
             record: join_record(bytes, delimiter),
         }),
     }
@@ -159,6 +305,38 @@ fn join(rec: &csv::ByteRecord, delimiter: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn violations(text: &str) -> Vec<(u64, &'static str)> {
+        let mut c = QuoteCheck::new(text.as_bytes(), b',');
+        let mut sink = Vec::new();
+        c.read_to_end(&mut sink).unwrap();
+        let v = c.violations();
+        take_violations(&v, u64::MAX)
+            .into_iter()
+            .map(|v| (v.line, v.reason))
+            .collect()
+    }
+
+    #[test]
+    fn malformed_quoting_is_found_with_its_line() {
+        assert!(violations("a,b\n\"x\",\"y \"\"z\"\"\"\n1,\"multi\nline\"\n").is_empty());
+        let v = violations("a,b,c\nr1,\"r2\" ,\"2.5\"9\n");
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].0, 2);
+        assert!(v[0].1.contains("after the closing quote"));
+        let v = violations("a,b\nx,y\n\"r1\"x,2\nok,1\nab\"c,3\n");
+        assert_eq!(v.iter().map(|x| x.0).collect::<Vec<_>>(), vec![3, 5]);
+        // Blank space before an opening quote.
+        assert_eq!(violations("a,b\nx, \"y\"\n")[0].0, 2);
+        // Never closed: blamed on the line where the quote opened.
+        let v = violations("a,b\nx,y\nz,\"open\n1,2\n3,4\n");
+        assert_eq!(v, vec![(3, "a quoted value that is never closed")]);
+        // CRLF and tabs.
+        let mut c = QuoteCheck::new(&b"a\tb\r\n\"x\"\t\"y\"\r\n"[..], b'\t');
+        let mut sink = Vec::new();
+        c.read_to_end(&mut sink).unwrap();
+        assert!(take_violations(&c.violations(), u64::MAX).is_empty());
+    }
 
     #[test]
     fn sniffs() {

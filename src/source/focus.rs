@@ -9,13 +9,12 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::Result;
-use xxhash_rust::xxh3::Xxh3;
 
+use super::identity::{is_null, KeyHasher, KeyKind};
 use super::{FieldError, ParseCounts, ReadOptions, RowParser, TagCache, TextRecord};
+use crate::error::quote;
 use crate::error::{InputError, Place};
-use crate::model::{
-    normalize_provider, parse_tags_object, tags_json, ChargeCategory, Currency, Row,
-};
+use crate::model::{normalize_provider, parse_tags_object, tags_json, ChargeCategory, Row};
 use crate::money::{parse_formatted, Money};
 use crate::timeparse::{parse_timestamp, Month};
 
@@ -55,14 +54,17 @@ struct Cols {
     resource_id: Option<usize>,
     region: Option<usize>,
     tags: Option<usize>,
-    /// Columns that make up a row's identity.
-    key: Vec<usize>,
+    /// Columns that make up a row's identity: (index, lower-case name, kind), by name.
+    key: Vec<(usize, String, KeyKind)>,
 }
 
-fn is_null(v: &str) -> bool {
-    let t = v.trim_ascii();
-    t.is_empty() || t == "NULL" || t == "null"
-}
+/// FOCUS columns of type DateTime.
+const TIMES: &[&str] = &[
+    "billingperiodstart",
+    "billingperiodend",
+    "chargeperiodstart",
+    "chargeperiodend",
+];
 
 /// The FOCUS row parser for a file with these headers. Checks the required columns and
 /// adds notes about what the file lacks.
@@ -97,7 +99,7 @@ pub fn parser<'a>(
         )
         .fix(format!(
             "export with the FOCUS columns BilledCost and ChargePeriodStart (found: {})",
-            headers.join(", ")
+            super::shown_columns(headers)
         ))
         .into());
     }
@@ -127,9 +129,24 @@ pub fn parser<'a>(
         resource_id: find(&["resourceid"]),
         region: find(&["regionid", "region"]),
         tags: find(&["tags"]),
-        key: (0..headers.len())
-            .filter(|&i| !METRICS.contains(&headers[i].to_ascii_lowercase().as_str()))
-            .collect(),
+        key: {
+            let mut key: Vec<(usize, String, KeyKind)> = headers
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (i, h.to_ascii_lowercase()))
+                .filter(|(_, h)| !METRICS.contains(&h.as_str()) && h != "tags")
+                .map(|(i, h)| {
+                    let kind = if TIMES.contains(&h.as_str()) {
+                        KeyKind::Time
+                    } else {
+                        KeyKind::Any
+                    };
+                    (i, h, kind)
+                })
+                .collect();
+            key.sort_by(|a, b| a.1.cmp(&b.1));
+            key
+        },
     };
     if cols.currency.is_none() {
         notes.push(format!(
@@ -146,6 +163,7 @@ pub fn parser<'a>(
         opts,
         tag_cache: TagCache::default(),
         counts: ParseCounts::default(),
+        key: KeyHasher::new("focus"),
     })
 }
 
@@ -156,6 +174,7 @@ pub struct FocusParser<'a> {
     opts: &'a ReadOptions<'a>,
     tag_cache: TagCache,
     counts: ParseCounts,
+    key: KeyHasher,
 }
 
 impl<'a> RowParser<'a> for FocusParser<'a> {
@@ -167,6 +186,7 @@ impl<'a> RowParser<'a> for FocusParser<'a> {
             self.opts,
             &mut self.tag_cache,
             &mut self.counts.formatted,
+            &mut self.key,
             row,
         )
     }
@@ -178,6 +198,7 @@ impl<'a> RowParser<'a> for FocusParser<'a> {
             opts: self.opts,
             tag_cache: TagCache::default(),
             counts: ParseCounts::default(),
+            key: KeyHasher::new("focus"),
         })
     }
 
@@ -186,6 +207,7 @@ impl<'a> RowParser<'a> for FocusParser<'a> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn fill(
     rec: &TextRecord,
     headers: &[String],
@@ -193,39 +215,33 @@ fn fill(
     opts: &ReadOptions,
     tag_cache: &mut TagCache,
     formatted_amounts: &mut u64,
+    key: &mut KeyHasher,
     row: &mut Row,
 ) -> Result<(), FieldError> {
     let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).filter(|v| !is_null(v));
     let name = |i: usize| headers[i].as_str();
 
     row.currency = Some(match get(cols.currency) {
-        Some(v) => Currency::parse(v).ok_or_else(|| {
-            FieldError::new(
-                name(cols.currency.unwrap_or(0)),
-                Some(v),
-                format!("\"{}\" is not an ISO 4217 currency code", v.trim_ascii()),
-            )
-            .fix("use a three-letter code such as USD or EUR")
-        })?,
+        Some(v) => super::currency(name(cols.currency.unwrap_or(0)), v)?,
         None => opts.default_currency,
     });
     let currency = row.currency.unwrap_or(opts.default_currency);
     let mut formatted = 0u32;
     let mut money = |i: usize, required: bool| -> Result<Option<Money>, FieldError> {
         match get(Some(i)) {
-            None if required => Err(FieldError::new(name(i), None, "the amount is empty")
-                .fix("every FOCUS row needs a BilledCost; 0 is a valid amount")),
+            None if required => Err(FieldError::new(
+                name(i),
+                None,
+                "the amount is empty",
+                "every FOCUS row needs a BilledCost; 0 is a valid amount",
+            )),
             None => Ok(None),
             Some(v) => match parse_formatted(v, currency.as_str()) {
                 Ok((m, lenient)) => {
                     formatted += lenient as u32;
                     Ok(Some(m))
                 }
-                Err(e) => Err(FieldError::new(
-                    name(i),
-                    Some(v),
-                    format!("\"{}\" is {}", v.trim_ascii(), e.explain()),
-                )),
+                Err(e) => Err(FieldError::money(name(i), v, &e)),
             },
         }
     };
@@ -249,9 +265,9 @@ fn fill(
                 FieldError::new(
                     name(i),
                     Some(v),
-                    format!("cannot read the date \"{}\"", v.trim_ascii()),
+                    format!("cannot read the date {}", quote(v.trim_ascii())),
+                    "use ISO 8601, e.g. 2026-10-01T00:00:00Z",
                 )
-                .fix("use ISO 8601, e.g. 2026-10-01T00:00:00Z")
             }),
         }
     };
@@ -260,8 +276,8 @@ fn fill(
             name(cols.charge_start),
             None,
             "the charge period start is empty",
+            "every FOCUS row needs a ChargePeriodStart",
         )
-        .fix("every FOCUS row needs a ChargePeriodStart")
     })?;
     row.charge_end = match cols.charge_end {
         Some(i) => time(i)?.unwrap_or(row.charge_start),
@@ -272,6 +288,7 @@ fn fill(
             name(cols.charge_end.unwrap_or(cols.charge_start)),
             get(cols.charge_end),
             "the charge period ends before it starts",
+            "check ChargePeriodStart and ChargePeriodEnd (swapped, or in different time zones?)",
         ));
     }
     row.billing_period = Some(match cols.billing_period {
@@ -284,9 +301,9 @@ fn fill(
             FieldError::new(
                 name(cols.category.unwrap_or(0)),
                 Some(v),
-                format!("\"{}\" is not a FOCUS charge category", v.trim_ascii()),
+                format!("{} is not a FOCUS charge category", quote(v.trim_ascii())),
+                "use Usage, Purchase, Tax, Credit or Adjustment",
             )
-            .fix("use Usage, Purchase, Tax, Credit or Adjustment")
         })?,
     };
     match cols.provider.iter().find_map(|&i| get(Some(i))) {
@@ -310,8 +327,12 @@ fn fill(
             Some(t) => row.tags.push_str(t),
             None => {
                 let map = parse_tags_object(raw).map_err(|reason| {
-                    FieldError::new(name(cols.tags.unwrap_or(0)), Some(raw), reason)
-                        .fix("Tags must be a JSON object such as {\"team\": \"search\"}")
+                    FieldError::new(
+                        name(cols.tags.unwrap_or(0)),
+                        Some(raw),
+                        reason,
+                        "Tags must be a JSON object such as {\"team\": \"search\"}",
+                    )
                 })?;
                 let canon = tags_json(&map);
                 row.tags.push_str(&canon);
@@ -321,16 +342,13 @@ fn fill(
             }
         }
     }
-    // Identity: the source format and every non-metric column, nulls spelled one way.
-    let mut h = Xxh3::new();
-    h.update(b"focus\x1f");
-    for &i in &cols.key {
-        let v = rec.get(i).unwrap_or("");
-        if !is_null(v) {
-            h.update(v.trim_ascii().as_bytes());
-        }
-        h.update(b"\x1f");
+    // Identity: every non-metric column, typed and normalised (source/identity.rs), and the
+    // tags as their canonical JSON.
+    key.reset("focus");
+    for (i, lower, kind) in &cols.key {
+        key.text(lower, rec.get(*i).unwrap_or(""), *kind);
     }
-    row.record_id = h.digest128();
+    key.canonical("tags", &row.tags);
+    row.record_id = key.finish();
     Ok(())
 }

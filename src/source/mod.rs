@@ -7,6 +7,7 @@
 
 mod csvin;
 mod focus;
+pub mod identity;
 mod parallel;
 mod usage_log;
 
@@ -131,13 +132,71 @@ pub struct ReadStats {
     pub max_ts: Option<i64>,
     pub billing_periods: BTreeSet<Month>,
     pub rejected: u64,
+    /// Σ over rows of the largest magnitude among cost, effective and list cost, in
+    /// 10⁻¹⁸ units: what the store bounds (docs/store.md#amounts-and-their-sums).
+    pub magnitude: u128,
+    /// The row with the largest such magnitude: (magnitude, its line), for messages.
+    pub largest: Option<(u128, u64)>,
+    /// The last line read.
+    pub last_line: u64,
     /// (currency, rows, total) as rows come in; [`ReadStats::settle`] folds them in.
     per_currency: Vec<(Currency, u64, Money)>,
 }
 
+/// A read's amounts add up beyond what the store can sum ([`crate::money::LIMIT`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge {
+    /// The line by which the magnitudes passed the limit.
+    pub by_line: u64,
+    /// The largest row: (magnitude, line).
+    pub largest: Option<(u128, u64)>,
+}
+
+impl TooLarge {
+    /// The error for `path`: the line, what is wrong, the largest amount, the fix.
+    pub fn at(&self, path: &Path) -> InputError {
+        let mut reason = "the file's amounts add up beyond 10^20 in absolute value by this line, more than the store can sum exactly (its DECIMAL(38,18))".to_string();
+        if let Some((m, line)) = self.largest {
+            reason.push_str(&format!(
+                "; the largest is {} at line {line}",
+                Money(m.min(i128::MAX as u128) as i128)
+            ));
+        }
+        InputError::new(path, Place::line(self.by_line), reason).fix(
+            "check the amount columns and their unit (a quantity or an id in a cost column?); a real bill is far below this",
+        )
+    }
+}
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {}: amounts add up beyond 10^20 in absolute value",
+            self.by_line
+        )
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
 impl ReadStats {
-    pub fn add(&mut self, row: &Row) -> Result<()> {
+    pub fn add(&mut self, row: &Row, line: u64) -> Result<(), TooLarge> {
         self.rows += 1;
+        self.last_line = self.last_line.max(line);
+        let m = [Some(row.cost), row.effective_cost, row.list_cost]
+            .into_iter()
+            .flatten()
+            .map(Money::magnitude)
+            .max()
+            .unwrap_or(0);
+        self.magnitude = self.magnitude.saturating_add(m);
+        if self.largest.is_none_or(|(l, _)| m > l) {
+            self.largest = Some((m, line));
+        }
+        if self.magnitude >= crate::money::LIMIT as u128 {
+            return Err(self.too_large());
+        }
         let cur = row.currency.unwrap_or(Currency::USD);
         // Files hold one currency or a few: a short list beats two map lookups a row.
         let i = match self.per_currency.iter().position(|(c, _, _)| *c == cur) {
@@ -149,9 +208,10 @@ impl ReadStats {
         };
         let e = &mut self.per_currency[i];
         e.1 += 1;
+        // Cannot fail: |total| ≤ magnitude < LIMIT; checked all the same.
         e.2 =
             e.2.checked_add(row.cost)
-                .ok_or_else(|| anyhow::anyhow!("the file's total in {cur} overflows"))?;
+                .ok_or_else(|| self_too_large(line))?;
         self.min_ts = Some(
             self.min_ts
                 .map_or(row.charge_start, |m| m.min(row.charge_start)),
@@ -166,31 +226,46 @@ impl ReadStats {
         Ok(())
     }
 
+    fn too_large(&self) -> TooLarge {
+        TooLarge {
+            by_line: self.last_line,
+            largest: self.largest,
+        }
+    }
+
     /// Folds the per-row accumulators into the per-currency maps.
-    pub fn settle(&mut self) -> Result<()> {
+    pub fn settle(&mut self) -> Result<(), TooLarge> {
+        let line = self.last_line;
         for (c, n, m) in std::mem::take(&mut self.per_currency) {
             *self.rows_by_currency.entry(c).or_default() += n;
             let t = self.totals.entry(c).or_default();
-            *t = t
-                .checked_add(m)
-                .ok_or_else(|| anyhow::anyhow!("the file's total in {c} overflows"))?;
+            *t = t.checked_add(m).ok_or_else(|| self_too_large(line))?;
         }
         Ok(())
     }
 
-    pub fn merge(&mut self, mut o: ReadStats) -> Result<()> {
+    pub fn merge(&mut self, mut o: ReadStats) -> Result<(), TooLarge> {
         o.settle()?;
         self.settle()?;
         self.rows += o.rows;
         self.rejected += o.rejected;
+        self.last_line = self.last_line.max(o.last_line);
+        self.magnitude = self.magnitude.saturating_add(o.magnitude);
+        if let Some((m, line)) = o.largest {
+            if self.largest.is_none_or(|(l, _)| m > l) {
+                self.largest = Some((m, line));
+            }
+        }
+        if self.magnitude >= crate::money::LIMIT as u128 {
+            return Err(self.too_large());
+        }
         for (c, n) in o.rows_by_currency {
             *self.rows_by_currency.entry(c).or_default() += n;
         }
+        let line = self.last_line;
         for (c, m) in o.totals {
             let t = self.totals.entry(c).or_default();
-            *t = t
-                .checked_add(m)
-                .ok_or_else(|| anyhow::anyhow!("the file's total in {c} overflows"))?;
+            *t = t.checked_add(m).ok_or_else(|| self_too_large(line))?;
         }
         self.min_ts = match (self.min_ts, o.min_ts) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -205,6 +280,13 @@ impl ReadStats {
     }
 }
 
+fn self_too_large(line: u64) -> TooLarge {
+    TooLarge {
+        by_line: line,
+        largest: None,
+    }
+}
+
 /// A run of consecutive records, parsed (and built into columns) by a worker.
 pub struct Chunk {
     pub stats: ReadStats,
@@ -216,40 +298,56 @@ pub struct Chunk {
     pub frames: Vec<Frame>,
 }
 
-/// An invalid record: where, what, why, and the record itself.
+/// An invalid record: where, what, why, how to fix it, and the record itself.
 #[derive(Debug, Clone)]
 pub struct Rejected {
     pub line: u64,
     pub column: Option<String>,
+    /// The offending cell, whole (the rejects file keeps it; messages clip it).
     pub value: Option<String>,
     pub reason: String,
-    pub fix: Option<String>,
+    pub fix: String,
     /// The record as it was read (CSV fields re-joined, or the JSON line).
     pub record: String,
 }
 
-/// A field-level problem, turned into a [`Rejected`] by the adapter.
+/// A field-level problem, turned into a [`Rejected`] by the adapter. Every one says how to
+/// fix it: the rejects file's `fix` column is never empty.
 #[derive(Debug, Clone)]
 pub struct FieldError {
     pub column: String,
     pub value: Option<String>,
     pub reason: String,
-    pub fix: Option<String>,
+    pub fix: String,
 }
 
 impl FieldError {
-    pub fn new(column: &str, value: Option<&str>, reason: impl Into<String>) -> FieldError {
+    /// `reason` is the whole sentence (quote the value with [`crate::error::quote`], which
+    /// clips it); `value` is kept whole for the rejects file.
+    pub fn new(
+        column: &str,
+        value: Option<&str>,
+        reason: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> FieldError {
         FieldError {
             column: column.to_string(),
             value: value.map(str::to_string),
             reason: reason.into(),
-            fix: None,
+            fix: fix.into(),
         }
     }
-    pub fn fix(mut self, fix: impl Into<String>) -> FieldError {
-        self.fix = Some(fix.into());
-        self
+
+    /// A bad amount: `"1,234" is ambiguous: ...`, with the amount's own fix.
+    pub fn money(column: &str, value: &str, e: &crate::money::MoneyError) -> FieldError {
+        FieldError::new(
+            column,
+            Some(value),
+            format!("{} {}", crate::error::quote(value.trim_ascii()), e.reason()),
+            e.fix(),
+        )
     }
+
     pub fn into_rejected(self, line: u64, record: String) -> Rejected {
         Rejected {
             line,
@@ -260,6 +358,35 @@ impl FieldError {
             record,
         }
     }
+}
+
+/// A currency cell: three letters, any case. (Codes ISO 4217 does not list are kept, and
+/// ingest notes them once per file.)
+pub fn currency(column: &str, v: &str) -> Result<Currency, FieldError> {
+    Currency::parse(v).ok_or_else(|| {
+        FieldError::new(
+            column,
+            Some(v),
+            format!(
+                "{} is not a currency code",
+                crate::error::quote(v.trim_ascii())
+            ),
+            "use an ISO 4217 code such as USD or EUR",
+        )
+    })
+}
+
+/// Column names for a message: at most 12, each clipped.
+pub fn shown_columns(headers: &[String]) -> String {
+    let mut shown: Vec<String> = headers
+        .iter()
+        .take(12)
+        .map(|h| crate::error::clip(h))
+        .collect();
+    if headers.len() > 12 {
+        shown.push(format!("… ({} columns)", headers.len()));
+    }
+    shown.join(", ")
 }
 
 /// How the file's bytes are laid out.
@@ -498,17 +625,38 @@ pub trait Records {
 fn detect_text(path: &Path, syntax: Syntax, head: &[u8]) -> Result<SourceFormat> {
     match syntax {
         Syntax::JsonLines => {
-            let line = first_line(head);
-            let v: serde_json::Value = serde_json::from_slice(line).map_err(|e| {
-                InputError::new(path, Place::line(1), format!("not valid JSON: {e}"))
+            // The first line that is not blank (blank lines are skipped everywhere).
+            let (n, line) = head
+                .split(|&b| b == b'\n')
+                .enumerate()
+                .find(|(_, l)| !l.trim_ascii().is_empty())
+                .map(|(i, l)| (i as u64 + 1, l))
+                .unwrap_or((1, head));
+            let v: serde_json::Value = match serde_json::from_slice(line) {
+                Ok(v) => v,
+                // An object longer than the peek: judge by its keys' text.
+                Err(e) if e.is_eof() && head.len() as u64 >= PEEK => {
+                    if head.windows(11).any(|w| w == b"\"timestamp\"") {
+                        return Ok(SourceFormat::UsageLog);
+                    }
+                    serde_json::Value::Null
+                }
+                Err(e) => {
+                    return Err(InputError::new(
+                        path,
+                        Place::line(n),
+                        format!("not valid JSON: {e}"),
+                    )
                     .fix("each line must be one complete JSON object")
-            })?;
+                    .into())
+                }
+            };
             if v.get("timestamp").is_some() {
                 Ok(SourceFormat::UsageLog)
             } else {
                 Err(InputError::new(
                     path,
-                    Place::line(1),
+                    Place::line(n),
                     "cannot tell the format: the first JSON object has no \"timestamp\" field",
                 )
                 .fix("a usage log needs \"timestamp\" (docs/formats/usage-log.md); or name the format with --source")
@@ -542,16 +690,12 @@ fn detect_text(path: &Path, syntax: Syntax, head: &[u8]) -> Result<SourceFormat>
             {
                 return Ok(SourceFormat::UsageLog);
             }
-            let mut shown: Vec<String> = headers.iter().take(12).cloned().collect();
-            if headers.len() > 12 {
-                shown.push(format!("… ({} columns)", headers.len()));
-            }
             Err(InputError::new(
                 path,
                 Place::line(1),
                 format!(
                     "cannot tell the format from the header (columns: {})",
-                    shown.join(", ")
+                    shown_columns(&headers)
                 ),
             )
             .fix(

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 
-use super::csvin::{check_record, join_record, Checked, CsvInput};
-use super::{Chunk, ParseCounts, ReadStats, RowParser, Sink};
+use super::csvin::{check_record, join_record, take_violations, Checked, CsvInput, Violation};
+use super::{Chunk, ParseCounts, ReadStats, Rejected, RowParser, Sink};
 use crate::error::{InputError, Place};
 use crate::model::{Row, SourceFormat};
 use crate::store::writer::MonthBuilders;
@@ -42,9 +42,10 @@ pub fn read<'a>(
     let headers = csv.headers().to_vec();
     let delimiter = csv.delimiter;
     let mut reader = csv.reader;
+    let violations = csv.violations;
     let build = AtomicBool::new(sink.wants_frames());
     std::thread::scope(|scope| -> Result<ParseCounts> {
-        let (work_tx, work_rx) = sync_channel::<(u64, Batch, usize)>(workers);
+        let (work_tx, work_rx) = sync_channel::<(u64, Batch, usize, Vec<Violation>)>(workers);
         let work_rx = Arc::new(Mutex::new(work_rx));
         let (done_tx, done_rx) = channel::<(u64, Result<(Chunk, Batch)>)>();
         // The pool of batch buffers: the reader takes one per batch, and gets it back
@@ -71,18 +72,17 @@ pub fn read<'a>(
                                 break;
                             }
                             Err(e) => {
-                                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                                return Err(InputError::new(
-                                    path,
-                                    Place::line(line),
-                                    format!("cannot read CSV: {e}"),
-                                )
-                                .fix("the file is damaged or truncated; export it again")
-                                .into());
+                                return Err(read_error(path, &e, reader.position().line()).into());
                             }
                         }
                     }
-                    if n > 0 && work_tx.send((seq, batch, n)).is_err() {
+                    // The quoting problems of the records read so far travel with them.
+                    let bad = if more {
+                        take_violations(&violations, reader.position().line())
+                    } else {
+                        take_violations(&violations, u64::MAX)
+                    };
+                    if n > 0 && work_tx.send((seq, batch, n, bad)).is_err() {
                         break;
                     }
                     seq += 1;
@@ -108,10 +108,12 @@ pub fn read<'a>(
                                 Ok(guard) => guard.recv(),
                                 Err(_) => break,
                             };
-                            let Ok((seq, batch, n)) = job else { break };
+                            let Ok((seq, batch, n, bad)) = job else { break };
                             let res = process(
+                                path,
                                 &mut *parser,
                                 &batch[..n],
+                                &bad,
                                 headers,
                                 delimiter,
                                 build.load(Ordering::Relaxed),
@@ -172,9 +174,12 @@ pub fn read<'a>(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn process(
+    path: &Path,
     parser: &mut dyn RowParser,
     batch: &[csv::ByteRecord],
+    bad: &[Violation],
     headers: &[String],
     delimiter: u8,
     build: bool,
@@ -189,13 +194,31 @@ fn process(
     };
     let mut builders = MonthBuilders::new(if build { batch.len() } else { 0 });
     let mut row = Row::default();
-    for bytes in batch.iter() {
+    let start = |r: &csv::ByteRecord| r.position().map_or(0, |p| p.line());
+    for (i, bytes) in batch.iter().enumerate() {
+        if !bad.is_empty() {
+            // A violation belongs to the record it falls in: from its first line to the
+            // next record's.
+            let (from, to) = (start(bytes), batch.get(i + 1).map_or(u64::MAX, start));
+            if let Some(v) = bad.iter().find(|v| v.line >= from && v.line < to) {
+                chunk.stats.rejected += 1;
+                chunk.rejects.push(Rejected {
+                    line: v.line,
+                    column: None,
+                    value: None,
+                    reason: format!("malformed quoting: {}", v.reason),
+                    fix: Violation::FIX.into(),
+                    record: join_record(bytes, delimiter),
+                });
+                continue;
+            }
+        }
         match check_record(bytes, headers, delimiter) {
             Checked::Text(rec) => {
                 row.clear();
                 match parser.parse(&rec, &mut row) {
                     Ok(()) => {
-                        chunk.stats.add(&row)?;
+                        chunk.stats.add(&row, rec.line()).map_err(|e| e.at(path))?;
                         chunk.fps.push(row.record_id as u64);
                         if build {
                             builders.push(&row);
@@ -220,4 +243,28 @@ fn process(
         chunk.frames = builders.finish(batch_id, format)?;
     }
     Ok(chunk)
+}
+
+/// A CSV read that failed part-way: an I/O error (a `.gz` cut short, a disk error) has no
+/// position of its own, so the message says after which line it happened.
+fn read_error(path: &Path, e: &csv::Error, line_now: u64) -> InputError {
+    match e.kind() {
+        csv::ErrorKind::Io(io) => InputError::new(
+            path,
+            Place::default(),
+            format!(
+                "cannot read past line {}: {io}",
+                line_now.saturating_sub(1).max(1)
+            ),
+        )
+        .fix(
+            "the file is damaged or truncated (a download or a .gz cut short?); download it again",
+        ),
+        _ => InputError::new(
+            path,
+            Place::line(e.position().map_or(line_now, |p| p.line())),
+            format!("cannot read CSV: {e}"),
+        )
+        .fix("the file is damaged or truncated; export it again"),
+    }
 }

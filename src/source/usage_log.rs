@@ -8,10 +8,11 @@ use std::path::Path;
 use anyhow::Result;
 use xxhash_rust::xxh3::xxh3_128;
 
+use super::identity::KeyHasher;
 use super::{
     FieldError, ParseCounts, ReadOptions, Rejected, RowParser, Sink, TagCache, TextRecord,
 };
-use crate::error::{InputError, Place};
+use crate::error::{quote, InputError, Place};
 use crate::model::{normalize_provider, tag_value_text, tags_json, Currency, Row};
 use crate::money::parse_formatted;
 use crate::pricing::Tokens;
@@ -62,6 +63,7 @@ struct State<'a> {
     tag_cache: TagCache,
     key: String,
     keybuf: Vec<u8>,
+    hasher: KeyHasher,
 }
 
 impl<'a> State<'a> {
@@ -73,6 +75,7 @@ impl<'a> State<'a> {
             tag_cache: TagCache::default(),
             key: String::new(),
             keybuf: Vec::new(),
+            hasher: KeyHasher::new("usage-log"),
         }
     }
 }
@@ -194,8 +197,12 @@ fn csv_tags(
     }
     let mut map = match json {
         Some(j) => crate::model::parse_tags_object(j).map_err(|reason| {
-            FieldError::new("tags", Some(j), reason)
-                .fix("tags must be a JSON object such as {\"team\": \"search\"}")
+            FieldError::new(
+                "tags",
+                Some(j),
+                reason,
+                "tags must be a JSON object such as {\"team\": \"search\"}",
+            )
         })?,
         None => BTreeMap::new(),
     };
@@ -234,26 +241,19 @@ pub fn read_jsonl(
         }
         n += 1;
         let text = line.trim_ascii();
+        // Blank lines are skipped wherever they are (also before the first object).
         if text.is_empty() {
             continue;
         }
-        let obj: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(text) {
+        let obj = match crate::json::object(text) {
             Ok(o) => o,
             Err(e) => {
-                let reason = if e.is_eof() {
-                    format!(
-                        "truncated JSON: the object ends early at column {}",
-                        e.column()
-                    )
-                } else {
-                    format!("not a JSON object: {e}")
-                };
                 sink.reject(Rejected {
                     line: n,
                     column: None,
                     value: None,
-                    reason,
-                    fix: Some("each line must be one complete JSON object".into()),
+                    reason: e.to_string(),
+                    fix: e.fix().into(),
                     record: text.to_string(),
                 })?;
                 continue;
@@ -290,11 +290,16 @@ fn json_row(
             Some(v) => match tag_value_text(v) {
                 Some(t) => texts[k] = Some(t),
                 None => {
+                    let shown = v.to_string();
                     return Err(FieldError::new(
                         name,
-                        Some(&v.to_string()),
-                        "expected a text or number, found an object or array",
-                    ))
+                        Some(&shown),
+                        format!(
+                            "{} is an object or array, not a text or number",
+                            quote(&shown)
+                        ),
+                        format!("give {name} as a plain value, as docs/formats/usage-log.md shows"),
+                    ));
                 }
             },
         }
@@ -312,9 +317,9 @@ fn json_row(
                         return Err(FieldError::new(
                             "tags",
                             Some(&v.to_string()),
-                            format!("tag {k:?} has a nested value"),
-                        )
-                        .fix("tag values must be text, numbers or booleans"))
+                            format!("tag {} has a nested value", quote(k)),
+                            "tag values must be text, numbers or booleans",
+                        ))
                     }
                 }
             }
@@ -322,13 +327,22 @@ fn json_row(
         }
         Some(serde_json::Value::String(s)) => match crate::model::parse_tags_object(s) {
             Ok(map) => row.tags.push_str(&tags_json(&map)),
-            Err(reason) => return Err(FieldError::new("tags", Some(s), reason)),
+            Err(reason) => {
+                return Err(FieldError::new(
+                    "tags",
+                    Some(s),
+                    reason,
+                    "write tags as {\"team\": \"search\", \"feature\": \"ai-search\"}",
+                ))
+            }
         },
         Some(v) => {
-            return Err(
-                FieldError::new("tags", Some(&v.to_string()), "tags must be a JSON object")
-                    .fix("write tags as {\"team\": \"search\", \"feature\": \"ai-search\"}"),
-            )
+            return Err(FieldError::new(
+                "tags",
+                Some(&v.to_string()),
+                "tags must be a JSON object",
+                "write tags as {\"team\": \"search\", \"feature\": \"ai-search\"}",
+            ))
         }
     }
     let f = Fields {
@@ -346,30 +360,35 @@ fn int(f: &Fields, k: usize) -> Result<Option<i64>, FieldError> {
         Ok(_) => Err(FieldError::new(
             NAMES[k],
             Some(v),
-            "a token count cannot be negative",
+            format!("{} is negative: a token count cannot be", quote(t)),
+            "write token counts as whole numbers of 0 or more",
         )),
         Err(_) => Err(FieldError::new(
             NAMES[k],
             Some(v),
-            format!("\"{t}\" is not a whole number of tokens"),
-        )
-        .fix("write token counts as plain integers, without separators")),
+            format!("{} is not a whole number of tokens", quote(t)),
+            "write token counts as plain integers, without separators",
+        )),
     }
 }
 
 /// Fills `row` from the fields.
 fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
     let ts_text = f.v[TIMESTAMP].ok_or_else(|| {
-        FieldError::new("timestamp", None, "the timestamp is empty")
-            .fix("every request needs a timestamp (RFC 3339, e.g. 2026-10-03T14:05:09Z)")
+        FieldError::new(
+            "timestamp",
+            None,
+            "the timestamp is empty",
+            "every request needs a timestamp (RFC 3339, e.g. 2026-10-03T14:05:09Z)",
+        )
     })?;
     let ts = parse_timestamp(ts_text).ok_or_else(|| {
         FieldError::new(
             "timestamp",
             Some(ts_text),
-            format!("cannot read the timestamp \"{}\"", ts_text.trim_ascii()),
+            format!("cannot read the timestamp {}", quote(ts_text.trim_ascii())),
+            "use RFC 3339 (2026-10-03T14:05:09Z), a date and time without zone for UTC, or Unix seconds (10 digits) or milliseconds (13 digits)",
         )
-        .fix("use RFC 3339 (2026-10-03T14:05:09Z), or date and time without zone for UTC")
     })?;
     row.charge_start = ts;
     row.charge_end = ts;
@@ -380,24 +399,32 @@ fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
     row.output_tokens = int(f, OUTPUT)?;
     let cached = row.cached_input_tokens.unwrap_or(0);
     let written = row.cache_write_tokens.unwrap_or(0);
-    if cached + written > 0 {
+    let cached_and_written = cached.checked_add(written).ok_or_else(|| {
+        FieldError::new(
+            "cached_input_tokens",
+            f.v[CACHED],
+            "cached plus cache-write tokens are beyond any real request",
+            "check the token columns",
+        )
+    })?;
+    if cached_and_written > 0 {
         let input = row.input_tokens.ok_or_else(|| {
             FieldError::new(
                 "input_tokens",
                 None,
                 "cached or cache-write tokens are given but input_tokens is not",
+                "input_tokens counts all input, including cached and cache-write tokens",
             )
-            .fix("input_tokens counts all input, including cached and cache-write tokens")
         })?;
-        if cached + written > input {
+        if cached_and_written > input {
             return Err(FieldError::new(
                 "cached_input_tokens",
                 f.v[CACHED],
                 format!(
                     "cached ({cached}) plus cache-write ({written}) tokens exceed input_tokens ({input})"
                 ),
-            )
-            .fix("input_tokens must count all input, including cached and cache-write tokens (Anthropic reports uncached input separately: add them up)"));
+                "input_tokens must count all input, including cached and cache-write tokens (Anthropic reports uncached input separately: add them up)",
+            ));
         }
     }
     if let Some(m) = f.v[MODEL] {
@@ -418,29 +445,19 @@ fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
         }
     }
     let currency = match f.v[CURRENCY] {
-        Some(c) => Some(Currency::parse(c).ok_or_else(|| {
-            FieldError::new(
-                "currency",
-                Some(c),
-                format!("\"{}\" is not an ISO 4217 currency code", c.trim_ascii()),
-            )
-            .fix("use a three-letter code such as USD or EUR")
-        })?),
+        Some(c) => Some(super::currency("currency", c)?),
         None => None,
     };
+    let mut given_cost = None;
     match f.v[COST] {
         Some(c) => {
             let cur = currency.unwrap_or(Currency::USD);
-            let (cost, lenient) = parse_formatted(c, cur.as_str()).map_err(|e| {
-                FieldError::new(
-                    "cost",
-                    Some(c),
-                    format!("\"{}\" is {}", c.trim_ascii(), e.explain()),
-                )
-            })?;
+            let (cost, lenient) =
+                parse_formatted(c, cur.as_str()).map_err(|e| FieldError::money("cost", c, &e))?;
             st.formatted += lenient as u64;
             row.cost = cost;
             row.currency = Some(cur);
+            given_cost = Some(cost);
         }
         None => {
             let has_tokens = row.input_tokens.is_some() || row.output_tokens.is_some();
@@ -449,30 +466,35 @@ fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
                     "cost",
                     None,
                     "no cost, and no model with token counts to price the request from",
-                )
-                .fix("give a cost, or model plus input_tokens/output_tokens"));
+                    "give a cost, or model plus input_tokens/output_tokens",
+                ));
             }
             if currency.is_some_and(|c| c != Currency::USD) {
                 return Err(FieldError::new(
                     "currency",
                     f.v[CURRENCY],
                     "a row without a cost is priced in USD, but its currency is not USD",
-                )
-                .fix("give the cost in that currency, or leave the currency empty"));
+                    "give the cost in that currency, or leave the currency empty",
+                ));
             }
             let table = st.opts.prices.get().map_err(|e| {
-                FieldError::new("cost", None, format!("cannot price the request: {e:#}"))
+                FieldError::new(
+                    "cost",
+                    None,
+                    format!("cannot price the request: {e:#}"),
+                    "fix the price table named by [pricing] file in the config, or give a cost",
+                )
             })?;
             let price = table.lookup(&row.provider, &row.model).ok_or_else(|| {
                 FieldError::new(
                     "model",
                     Some(&row.model),
                     format!(
-                        "no cost, and the price table has no model \"{}\"",
-                        row.model
+                        "no cost, and the price table has no model {}",
+                        quote(&row.model)
                     ),
+                    "give a cost, or set [pricing] file to a price table that has this model",
                 )
-                .fix("give a cost, or set [pricing] file to a price table that has this model")
             })?;
             if row.provider.is_empty() {
                 row.provider.push_str(&price.provider);
@@ -488,7 +510,8 @@ fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
                     FieldError::new(
                         "input_tokens",
                         f.v[INPUT],
-                        "token counts too large to price",
+                        "the token counts are too large to price (the cost would reach 10^20)",
+                        "check the token columns",
                     )
                 })?;
             row.currency = Some(Currency::USD);
@@ -499,26 +522,54 @@ fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
     if row.provider.is_empty() {
         row.provider.push_str("unknown");
     }
-    // Identity: the request id when there is one, else the whole request.
-    // One-shot hashing of a reused buffer (the same digest as streaming the same bytes).
-    let k = &mut st.keybuf;
-    k.clear();
-    k.extend_from_slice(b"usage-log\x1f");
-    k.extend_from_slice(row.provider.as_bytes());
-    k.extend_from_slice(b"\x1f");
-    if !row.request_id.is_empty() {
-        k.extend_from_slice(b"request\x1f");
-        k.extend_from_slice(row.request_id.as_bytes());
-    } else {
-        k.extend_from_slice(&ts.to_le_bytes());
-        for v in f.v.iter().skip(2) {
-            k.extend_from_slice(v.map(str::trim).unwrap_or("").as_bytes());
-            k.extend_from_slice(b"\x1f");
-        }
-        k.extend_from_slice(row.tags.as_bytes());
-    }
-    row.record_id = xxh3_128(k);
+    row.record_id = identity(st, row, ts, given_cost, currency);
     Ok(())
+}
+
+/// A request's identity: its provider and request id when it has one, else every typed
+/// value of the request (source/identity.rs), so CSV and JSON Lines of one log agree.
+fn identity(
+    st: &mut State,
+    row: &Row,
+    ts: i64,
+    given_cost: Option<crate::money::Money>,
+    currency: Option<Currency>,
+) -> u128 {
+    if !row.request_id.is_empty() {
+        // Fixed since the first store layout: xxh3-128("usage-log␟<provider>␟request␟<id>").
+        let k = &mut st.keybuf;
+        k.clear();
+        k.extend_from_slice(b"usage-log\x1f");
+        k.extend_from_slice(row.provider.as_bytes());
+        k.extend_from_slice(b"\x1frequest\x1f");
+        k.extend_from_slice(row.request_id.as_bytes());
+        return xxh3_128(k);
+    }
+    let key = &mut st.hasher;
+    key.reset("usage-log");
+    key.canonical("provider", &row.provider);
+    key.int("timestamp", Some(ts.into()));
+    key.canonical("model", &row.model);
+    key.canonical("session_id", &row.session_id);
+    key.canonical("user_id", &row.user_id);
+    key.canonical("api_key_id", &row.api_key_id);
+    key.canonical("project_id", &row.project_id);
+    for (name, n) in [
+        ("input_tokens", row.input_tokens),
+        ("cached_input_tokens", row.cached_input_tokens),
+        ("cache_write_tokens", row.cache_write_tokens),
+        ("output_tokens", row.output_tokens),
+    ] {
+        key.int(name, n.map(i128::from));
+    }
+    if let Some(c) = given_cost {
+        key.canonical("cost", &c.to_string());
+    }
+    if let Some(c) = currency {
+        key.canonical("currency", c.as_str());
+    }
+    key.canonical("tags", &row.tags);
+    key.finish()
 }
 
 /// Empty or only blanks; stops at the first other byte (the usual case).

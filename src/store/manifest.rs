@@ -8,7 +8,9 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-pub const FORMAT_VERSION: u32 = 1;
+/// The store layout: 2 since record ids are computed from typed values and the manifest
+/// keeps each batch's magnitude (docs/store.md).
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,6 +67,10 @@ pub struct Batch {
     pub billing_periods: Vec<String>,
     /// Sum of `cost` per currency, exact decimal text.
     pub totals: BTreeMap<String, String>,
+    /// Σ over the batch's rows of the largest magnitude among cost, effective cost and
+    /// list cost, exact decimal text: the store keeps the sum over all batches below 10^20
+    /// so that any SUM over it fits DECIMAL(38,18).
+    pub magnitude: String,
     /// The rejects file written for this batch, if any.
     pub rejects_file: Option<String>,
 }
@@ -94,11 +100,16 @@ impl Manifest {
             )
         })?;
         if m.format_version != FORMAT_VERSION {
+            let dir = path.parent().unwrap_or(path).display();
+            if m.format_version < FORMAT_VERSION {
+                anyhow::bail!(
+                    "the store at {dir} has layout version {}, written by an earlier finops; this finops identifies rows from typed values (layout {FORMAT_VERSION}), so restatements would not find the old rows: move the store aside and ingest the exports again",
+                    m.format_version
+                );
+            }
             anyhow::bail!(
-                "the store at {} has layout version {}, this finops reads version {}",
-                path.parent().unwrap_or(path).display(),
-                m.format_version,
-                FORMAT_VERSION
+                "the store at {dir} has layout version {}, newer than this finops reads ({FORMAT_VERSION}); use a newer finops",
+                m.format_version
             );
         }
         Ok(m)
@@ -121,6 +132,18 @@ impl Manifest {
             .with_context(|| format!("cannot replace {}", path.display()))?;
         super::sync_dir(dir)?;
         Ok(())
+    }
+
+    /// Σ of the batches' magnitudes, in 10⁻¹⁸ units (an upper bound of the live rows'
+    /// magnitudes: replaced rows still count).
+    pub fn magnitude(&self) -> u128 {
+        self.batches
+            .iter()
+            .map(|b| {
+                crate::money::Money::parse(&b.magnitude)
+                    .map_or(crate::money::LIMIT as u128, |m| m.magnitude())
+            })
+            .fold(0u128, u128::saturating_add)
     }
 
     pub fn batch_by_hash(&self, hash: &str) -> Option<&Batch> {

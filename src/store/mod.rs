@@ -5,14 +5,22 @@
 //! 1. its files are written under `staging/<batch_id>/` (same layout as the store);
 //! 2. rows it restates are found in the existing files of the months it touches, and
 //!    those files are rewritten without them, also into staging;
-//! 3. `manifest.json` is replaced atomically, listing the new set of files: this is the
+//! 3. the new files are renamed into `data/` under new names: no manifest lists them yet,
+//!    so readers do not see them;
+//! 4. `manifest.json` is replaced atomically, listing the new set of files: this is the
 //!    commit point;
-//! 4. staged files are renamed into `data/`, replaced ones deleted, staging removed.
+//! 5. replaced files are deleted, once no reader may still be reading them.
 //!
-//! A crash before 3 leaves the old manifest and some staging files, which the next run
-//! deletes. A crash after 3 is rolled forward by the next run: every file the manifest
-//! lists is moved into place from staging ([`Store::recover`]). An exclusive lock on
-//! `lock` serialises writers; readers take a shared lock.
+//! A crash before 4 leaves the old manifest, unlisted files in `data/` and staging
+//! leftovers, which the next writer deletes. After 4 the manifest lists only files that
+//! are in `data/`.
+//!
+//! Writers hold an exclusive lock on `lock` for the whole batch, so they run one at a time.
+//! Readers never wait for a writer and never write: they read `manifest.json` (always a
+//! whole, committed version) and the files it lists, holding a shared lock on
+//! `readers.lock` so that no writer deletes a file they may be reading (a writer deletes
+//! replaced files only when it can take that lock exclusively; otherwise the next writer
+//! does). On a read-only store readers take no lock at all.
 
 pub mod manifest;
 pub mod parquet_in;
@@ -22,6 +30,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use polars::prelude::{BooleanChunked, DataFrame, NewChunkedArray, ParquetReader, SerReader};
@@ -29,11 +38,12 @@ use polars::prelude::{BooleanChunked, DataFrame, NewChunkedArray, ParquetReader,
 pub use manifest::{Batch, DataFile, Manifest};
 pub use writer::{BatchWriter, StagedFile};
 
-/// An open store, holding its lock until dropped.
+/// An open store: a writer holds `lock` until dropped; a reader holds a shared lock on
+/// `readers.lock` (when it could take one).
 pub struct Store {
     root: PathBuf,
     manifest: Manifest,
-    _lock: File,
+    _lock: Option<File>,
 }
 
 /// What committing a batch did.
@@ -51,7 +61,22 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("cannot sync directory {}", dir.display()))
 }
 
-fn take_lock(root: &Path, exclusive: bool, note: &dyn Fn(&str)) -> Result<File> {
+const READERS_LOCK: &str = "readers.lock";
+
+/// A store path must be a directory (or not exist yet).
+fn check_root(root: &Path) -> Result<()> {
+    if let Ok(md) = std::fs::metadata(root) {
+        if !md.is_dir() {
+            anyhow::bail!(
+                "the store {} is a file, not a directory; point --store (or FINOPS_STORE, or `store` in finops.toml) at a directory, which `finops ingest` creates when missing",
+                root.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn take_lock(root: &Path, note: &dyn Fn(&str)) -> Result<File> {
     let path = root.join("lock");
     let f = OpenOptions::new()
         .read(true)
@@ -59,57 +84,61 @@ fn take_lock(root: &Path, exclusive: bool, note: &dyn Fn(&str)) -> Result<File> 
         .create(true)
         .truncate(false)
         .open(&path)
-        .with_context(|| format!("cannot open the store lock {}", path.display()))?;
-    let tried = if exclusive {
-        f.try_lock()
-    } else {
-        f.try_lock_shared()
-    };
-    match tried {
+        .with_context(|| {
+            format!(
+                "cannot open the store lock {} for writing (a read-only store? reports can still read it)",
+                path.display()
+            )
+        })?;
+    match f.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
             let mut holder = String::new();
             let _ = File::open(&path).and_then(|mut h| h.read_to_string(&mut holder));
             let holder = holder.trim();
             note(&format!(
-                "waiting for another finops process{} to finish with the store {}",
+                "waiting for another finops ingest{} to finish with the store {}",
                 if holder.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({holder})")
+                    format!(" ({})", crate::error::clip(holder))
                 },
                 root.display()
             ));
-            if exclusive {
-                f.lock()?
-            } else {
-                f.lock_shared()?
-            }
+            f.lock()?
         }
         Err(TryLockError::Error(e)) => {
             return Err(e).with_context(|| format!("cannot lock {}", path.display()))
         }
     }
-    if exclusive {
-        let mut w = &f;
-        let _ = f.set_len(0);
-        let _ = write!(
-            w,
-            "pid {} ({})",
-            std::process::id(),
-            std::env::args()
-                .skip(1)
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
-    }
+    let mut w = &f;
+    let _ = f.set_len(0);
+    let _ = write!(
+        w,
+        "pid {} ({})",
+        std::process::id(),
+        std::env::args()
+            .skip(1)
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     Ok(f)
+}
+
+/// A reader's shared lock on `readers.lock`, or None where there is none to take (a
+/// read-only store, a file system without locks): then no writer can be deleting either,
+/// or the reader accepts the small risk rather than failing.
+fn readers_lock(root: &Path) -> Option<File> {
+    let f = File::open(root.join(READERS_LOCK)).ok()?;
+    f.lock_shared().ok()?;
+    Some(f)
 }
 
 impl Store {
     /// Creates an empty store at `root` if there is none. Returns whether it created one.
     pub fn create(root: &Path) -> Result<bool> {
+        check_root(root)?;
         let manifest = root.join("manifest.json");
         if manifest.exists() {
             return Ok(false);
@@ -122,7 +151,7 @@ impl Store {
         }
         std::fs::create_dir_all(root.join("data"))
             .with_context(|| format!("cannot create the store {}", root.display()))?;
-        let lock = take_lock(root, true, &|_| {})?;
+        let lock = take_lock(root, &|_| {})?;
         if !manifest.exists() {
             Manifest::default().save(&manifest)?;
         }
@@ -131,36 +160,46 @@ impl Store {
     }
 
     /// Opens for writing: takes the exclusive lock (waiting for another writer, with a
-    /// note) and finishes or cleans up whatever a crashed run left.
+    /// note) and cleans up whatever a crashed run left.
     pub fn open_write(root: &Path, note: &dyn Fn(&str)) -> Result<Store> {
         Store::create(root)?;
-        let lock = take_lock(root, true, note)?;
+        let lock = take_lock(root, note)?;
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(root.join(READERS_LOCK))
+            .with_context(|| format!("cannot create {}", root.join(READERS_LOCK).display()))?;
         let manifest = Manifest::load(&root.join("manifest.json"))?;
-        let mut store = Store {
+        let store = Store {
             root: root.to_path_buf(),
             manifest,
-            _lock: lock,
+            _lock: Some(lock),
         };
-        store.recover()?;
+        store.check_files()?;
+        store.clean(Duration::ZERO)?;
         Ok(store)
     }
 
-    /// Opens for reading under a shared lock, after any recovery a crash needs.
-    pub fn open_read(root: &Path, note: &dyn Fn(&str)) -> Result<Store> {
+    /// Opens for reading: the committed manifest and the files it lists, never waiting
+    /// for a writer and never writing (so a read-only store reads too).
+    pub fn open_read(root: &Path, _note: &dyn Fn(&str)) -> Result<Store> {
+        check_root(root)?;
         if !root.join("manifest.json").exists() {
             anyhow::bail!(
                 "no finops store at {} (`finops ingest FILE` creates one; --store or FINOPS_STORE point elsewhere)",
                 root.display()
             );
         }
-        drop(Store::open_write(root, note)?);
-        let lock = take_lock(root, false, note)?;
+        let lock = readers_lock(root);
         let manifest = Manifest::load(&root.join("manifest.json"))?;
-        Ok(Store {
+        let store = Store {
             root: root.to_path_buf(),
             manifest,
             _lock: lock,
-        })
+        };
+        store.check_files()?;
+        Ok(store)
     }
 
     pub fn root(&self) -> &Path {
@@ -184,39 +223,49 @@ impl Store {
         let _ = std::fs::remove_dir_all(self.root.join("staging").join(batch_id));
     }
 
-    /// Makes the directory tree match the manifest: moves committed files still in
-    /// staging into place, deletes files no manifest lists and all staging leftovers.
-    pub fn recover(&mut self) -> Result<()> {
+    /// Every file the manifest lists must be in `data/`.
+    fn check_files(&self) -> Result<()> {
+        for f in &self.manifest.files {
+            if !self.root.join(&f.path).is_file() {
+                anyhow::bail!(
+                    "the store {} is damaged: data file {} is listed in manifest.json but missing; restore it from a backup, or move the store aside and ingest the exports again",
+                    self.root.display(),
+                    f.path
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes staging leftovers (a writer's lock keeps other writers out) and, when no
+    /// reader holds `readers.lock` (waiting up to `wait` for them), the files in `data/`
+    /// that the manifest does not list: replaced versions and crash leftovers.
+    fn clean(&self, wait: Duration) -> Result<()> {
         let staging = self.root.join("staging");
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging)
+                .with_context(|| format!("cannot clean {}", staging.display()))?;
+        }
+        let Ok(readers) = File::open(self.root.join(READERS_LOCK)) else {
+            return Ok(());
+        };
+        let start = Instant::now();
+        loop {
+            match readers.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) if start.elapsed() < wait => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                // Readers are still at work: the next writer deletes what is left.
+                Err(_) => return Ok(()),
+            }
+        }
         let listed: HashSet<&str> = self
             .manifest
             .files
             .iter()
             .map(|f| f.path.as_str())
             .collect();
-        for f in &self.manifest.files {
-            let dst = self.root.join(&f.path);
-            if dst.exists() {
-                continue;
-            }
-            let src = staging.join(&f.batch_id).join(&f.path);
-            if !src.exists() {
-                anyhow::bail!(
-                    "the store {} is damaged: data file {} is listed in manifest.json but missing",
-                    self.root.display(),
-                    f.path
-                );
-            }
-            if let Some(parent) = dst.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::rename(&src, &dst)
-                .with_context(|| format!("cannot move {} into place", src.display()))?;
-            if let Some(parent) = dst.parent() {
-                sync_dir(parent)?;
-            }
-        }
-        // Files no manifest lists: replaced versions, or leftovers of a crash.
         let data = self.root.join("data");
         if data.exists() {
             for path in walk(&data)? {
@@ -228,11 +277,14 @@ impl Store {
             }
             remove_empty_dirs(&data)?;
         }
-        if staging.exists() {
-            std::fs::remove_dir_all(&staging)
-                .with_context(|| format!("cannot clean {}", staging.display()))?;
-        }
+        drop(readers);
         Ok(())
+    }
+
+    /// The sum of the magnitudes of every amount the store holds, an upper bound kept in
+    /// the manifest (docs/store.md#amounts-and-their-sums).
+    pub fn magnitude(&self) -> u128 {
+        self.manifest.magnitude()
     }
 
     /// Commits a staged batch (see the module docs).
@@ -250,6 +302,7 @@ impl Store {
         for s in &staged {
             by_month.entry(s.month.to_string()).or_default().push(s);
         }
+        let mut moved: Vec<String> = staged.iter().map(|s| s.rel_path.clone()).collect();
         for (month, files) in &by_month {
             let existing: Vec<DataFile> = new_manifest
                 .files
@@ -284,6 +337,7 @@ impl Store {
                     rewrites += 1;
                     let full = staging.join(&rel);
                     writer::write_parquet(&full, &mut df)?;
+                    moved.push(rel.clone());
                     new_manifest.files.push(DataFile {
                         path: rel,
                         batch_id: batch.batch_id.clone(),
@@ -312,10 +366,28 @@ impl Store {
         }
         new_manifest.files.sort_by(|a, b| a.path.cmp(&b.path));
         new_manifest.batches.push(batch);
-        sync_dir(&staging).ok();
+        // Into data/ before the commit point: unlisted, so invisible to readers until the
+        // manifest names them, and never left in staging by a crash after it.
+        let mut dirs = std::collections::BTreeSet::new();
+        for rel in &moved {
+            let src = staging.join(rel);
+            let dst = self.root.join(rel);
+            if let Some(parent) = dst.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+                dirs.insert(parent.to_path_buf());
+            }
+            std::fs::rename(&src, &dst)
+                .with_context(|| format!("cannot move {} into place", src.display()))?;
+        }
+        for d in &dirs {
+            sync_dir(d)?;
+        }
         new_manifest.save(&self.root.join("manifest.json"))?;
         self.manifest = new_manifest;
-        self.recover()?;
+        // Readers of the old manifest may still read the replaced files: give them a
+        // moment, else leave the files to the next writer.
+        self.clean(Duration::from_millis(200))?;
         Ok(Commit::Committed { replaced })
     }
 }

@@ -83,6 +83,20 @@ fn text(v: &AnyValue) -> Option<String> {
         AnyValue::String(s) => s.to_string(),
         AnyValue::StringOwned(s) => s.to_string(),
         AnyValue::Boolean(b) => b.to_string(),
+        // A float is the decimal of its shortest round-trip text (what DuckDB, pandas and
+        // Spark print), never a rounded rendering: 1234567.891 stays 1234567.891.
+        AnyValue::Float64(f) => format!("{f}"),
+        AnyValue::Float32(f) => format!("{f}"),
+        AnyValue::Int8(v) => v.to_string(),
+        AnyValue::Int16(v) => v.to_string(),
+        AnyValue::Int32(v) => v.to_string(),
+        AnyValue::Int64(v) => v.to_string(),
+        AnyValue::Int128(v) => v.to_string(),
+        AnyValue::UInt8(v) => v.to_string(),
+        AnyValue::UInt16(v) => v.to_string(),
+        AnyValue::UInt32(v) => v.to_string(),
+        AnyValue::UInt64(v) => v.to_string(),
+        // A typed decimal keeps its scale, exactly.
         AnyValue::Decimal(v, _, scale) => format_scaled(*v, *scale as u32),
         AnyValue::Datetime(v, unit, _) | AnyValue::DatetimeOwned(v, unit, _) => {
             let micros = match unit {

@@ -66,7 +66,8 @@ fn sigkill_midway_leaves_the_store_as_it_was() {
         !finished_early,
         "the ingest ended before it could be killed; make the file bigger"
     );
-    // `sources` reads the store; it holds nothing of the killed batch.
+    // `sources` reads the store; it holds nothing of the killed batch. Readers never
+    // write: the killed batch's leftovers wait for the next writer.
     let a = d
         .finops()
         .args(["sources", "--format", "json"])
@@ -74,11 +75,53 @@ fn sigkill_midway_leaves_the_store_as_it_was() {
         .success();
     let v = json(&a.get_output().stdout);
     assert_eq!(v["rows"].as_array().unwrap().len(), 1);
-    assert!(!staging.exists(), "staging leftovers are cleaned");
-    assert_eq!(before, d.store_listing(), "the store is as it was");
-    // And the same file ingests fine afterwards.
+    let listed = |d: &Dir| -> Vec<(String, Vec<u8>)> {
+        let m = d.manifest();
+        let mut out: Vec<(String, Vec<u8>)> = m["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let rel = f["path"].as_str().unwrap().to_string();
+                let bytes = std::fs::read(d.path().join(".finops").join(&rel)).unwrap();
+                (rel, bytes)
+            })
+            .collect();
+        out.push((
+            "manifest.json".into(),
+            std::fs::read(d.path().join(".finops/manifest.json")).unwrap(),
+        ));
+        out
+    };
+    let committed: Vec<(String, Vec<u8>)> = before
+        .iter()
+        .filter(|(p, _)| p.starts_with("data/") || p == "manifest.json")
+        .cloned()
+        .collect();
+    let mut now = listed(&d);
+    now.sort();
+    assert_eq!(committed, now, "the store's committed content is as it was");
+    // The next writer cleans up and the same file ingests fine.
     d.ingest(&big);
+    assert!(
+        !staging.exists(),
+        "staging leftovers are cleaned by the next writer"
+    );
     assert_eq!(store_rows(&d).len(), 400_008);
+    let unlisted: Vec<String> = d
+        .store_listing()
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.starts_with("data/"))
+        .filter(|p| {
+            !d.manifest()["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["path"] == p.as_str())
+        })
+        .collect();
+    assert!(unlisted.is_empty(), "{unlisted:?}");
 }
 
 #[test]
@@ -155,20 +198,12 @@ fn the_same_file_twice_at_once_is_ingested_once() {
 }
 
 #[test]
-fn a_crash_after_the_commit_point_is_rolled_forward() {
-    // Simulate a kill between the manifest rename and moving the files into place: the
-    // manifest lists a file that is still in staging.
+fn leftovers_of_a_crash_are_invisible_to_readers_and_cleaned_by_the_next_writer() {
+    // A kill before the commit point leaves staging files and, once they were moved,
+    // unlisted files in data/: readers go by the manifest, the next writer deletes them.
     let d = Dir::new();
     d.ingest(fixture("usage-log/requests-2026-10.csv"));
-    let m = d.manifest();
-    let f = &m["files"][0];
-    let rel = f["path"].as_str().unwrap();
-    let batch = f["batch_id"].as_str().unwrap();
     let root = d.path().join(".finops");
-    let staged = root.join("staging").join(batch).join(rel);
-    std::fs::create_dir_all(staged.parent().unwrap()).unwrap();
-    std::fs::rename(root.join(rel), &staged).unwrap();
-    // A leftover of some other, uncommitted batch, and a stray data file.
     std::fs::create_dir_all(root.join("staging/other/data/usage/2026-10")).unwrap();
     std::fs::write(
         root.join("staging/other/data/usage/2026-10/x.parquet"),
@@ -176,15 +211,27 @@ fn a_crash_after_the_commit_point_is_rolled_forward() {
     )
     .unwrap();
     std::fs::write(root.join("data/usage/2026-10/stray.parquet"), b"junk").unwrap();
+    let before = d.store_listing();
     d.finops()
-        .args(["sources", "--format", "csv"])
+        .args(["chargeback", "--month", "2026-10", "--format", "csv"])
         .assert()
         .success();
-    assert!(
-        root.join(rel).exists(),
-        "the committed file was moved into place"
-    );
+    assert_eq!(before, d.store_listing(), "a reader writes nothing");
+    d.ingest(fixture("usage-log/requests-2026-10.jsonl"));
     assert!(!root.join("staging").exists());
     assert!(!root.join("data/usage/2026-10/stray.parquet").exists());
-    assert_eq!(store_total(&d, "USD"), atto("0.058337"));
+}
+
+#[test]
+fn a_listed_file_that_is_missing_is_reported_as_damage() {
+    let d = Dir::new();
+    d.ingest(fixture("usage-log/requests-2026-10.csv"));
+    let rel = d.manifest()["files"][0]["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::remove_file(d.path().join(".finops").join(&rel)).unwrap();
+    let a = d.finops().args(["sources"]).assert().code(2);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(err.contains("damaged") && err.contains(&rel), "{err}");
 }
