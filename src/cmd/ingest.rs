@@ -670,7 +670,7 @@ fn unchanged_result(path: &Path, b: &Batch) -> FileResult {
 }
 
 const COLUMNS: [Column; 10] = [
-    Column::new("file", "File", ColumnKind::Text),
+    Column::new("file", "File", ColumnKind::Path),
     Column::new("format", "Format", ColumnKind::Text),
     Column::new("kind", "Kind", ColumnKind::Text),
     Column::new("status", "Status", ColumnKind::Text),

@@ -14,7 +14,7 @@ const COLUMNS: [Column; 12] = [
     Column::new("ingested_at", "Ingested at", ColumnKind::Text),
     Column::new("format", "Format", ColumnKind::Text),
     Column::new("kind", "Kind", ColumnKind::Text),
-    Column::new("source_path", "Source", ColumnKind::Text),
+    Column::new("source_path", "Source", ColumnKind::Path),
     Column::new("rows", "Rows", ColumnKind::Int),
     Column::new("rejected", "Rejected", ColumnKind::Int),
     Column::new("replaced", "Replaced", ColumnKind::Int),

@@ -18,7 +18,7 @@ pub(super) fn render(report: &Report, w: &mut dyn Write) -> Result<()> {
         .columns
         .iter()
         .map(|c| match c.kind {
-            ColumnKind::Text => "---",
+            ColumnKind::Text | ColumnKind::Path => "---",
             _ => "---:",
         })
         .collect();

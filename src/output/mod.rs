@@ -20,6 +20,8 @@ use crate::money::{self, Money};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnKind {
     Text,
+    /// A file path: text that a table on a narrow terminal shortens to its last parts.
+    Path,
     Int,
     Money,
     /// A fraction shown as a percentage in tables (0.25 → 25.0%), raw in CSV/JSON.

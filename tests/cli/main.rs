@@ -4,6 +4,7 @@
 mod bad_input;
 mod chargeback;
 mod formats;
+mod hardening;
 mod ingest;
 mod store;
 mod util;

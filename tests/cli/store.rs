@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::util::{atto, fixture, json, store_rows, store_total, Dir};
 
 /// A request log big enough that its ingest takes a while (≈ `n` rows).
-fn big_log(d: &Dir, name: &str, n: usize, cost: &str) -> PathBuf {
+pub fn big_log(d: &Dir, name: &str, n: usize, cost: &str) -> PathBuf {
     let p = d.path().join(name);
     let mut w = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
     writeln!(w, "timestamp,provider,model,request_id,session_id,input_tokens,output_tokens,cost,currency,tag:team").unwrap();
