@@ -347,8 +347,28 @@ impl Config {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
-        let mut cfg: Config = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
+            // toml quotes the offending line; a hostile one-line file would be echoed
+            // whole, so long lines get the message and place only.
+            let long_line = e.span().is_some_and(|sp| {
+                let start = text[..sp.start.min(text.len())]
+                    .rfind('\n')
+                    .map_or(0, |i| i + 1);
+                let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+                end - start > 200
+            });
+            if long_line {
+                let at = e.span().map_or(0, |sp| sp.start);
+                anyhow::anyhow!(
+                    "{}: line {}: {}",
+                    path.display(),
+                    line_of(text, at),
+                    crate::error::clip(e.message())
+                )
+            } else {
+                anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end())
+            }
+        })?;
         let at = |offset: usize, key: &str, msg: String| {
             anyhow::anyhow!(
                 "{}: line {}, key `{key}`: {msg}",
@@ -758,6 +778,14 @@ mod tests {
     fn starter_parses() {
         let c = Config::parse(STARTER, Path::new("finops.toml")).unwrap();
         assert_eq!(c.currency.as_deref(), Some("USD"));
+    }
+
+    #[test]
+    fn a_huge_line_is_not_echoed() {
+        let text = format!("currency = \"USD\"\nname = \"{}\"\n", "x".repeat(1_000_000));
+        let e = err(&text);
+        assert!(e.len() < 400, "{}", e.len());
+        assert!(e.contains("line 2"), "{e}");
     }
 
     #[test]

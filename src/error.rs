@@ -116,6 +116,31 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
+/// Panics raised inside [`catch_quietly`] (in any thread: polars reads on its pool), which
+/// the caller turns into an error: the panic hook stays silent for them.
+static QUIET_PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Installs a panic hook that is silent while [`catch_quietly`] runs and the default one
+/// otherwise. Called once by `main`.
+pub fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if QUIET_PANICS.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            default(info);
+        }
+    }));
+}
+
+/// Runs `f`, turning a panic (of a third-party reader on hostile input) into `Err` without
+/// printing it; the caller reports a proper error instead.
+pub fn catch_quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    use std::sync::atomic::Ordering;
+    QUIET_PANICS.fetch_add(1, Ordering::SeqCst);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET_PANICS.fetch_sub(1, Ordering::SeqCst);
+    r
+}
+
 /// True when the error chain holds a closed pipe (`finops ... | head`): exit 0 quietly.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {

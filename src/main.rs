@@ -4,6 +4,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     keep_freed_memory();
+    finops::error::install_panic_hook();
     let cli = finops::cli::Cli::parse();
     match finops::run(cli) {
         Ok(code) => ExitCode::from(code),

@@ -18,8 +18,27 @@ fn open(path: &Path) -> Result<ParquetReader<File>> {
     Ok(ParquetReader::new(f))
 }
 
+/// Runs a polars read of a file that may be damaged or hostile: a panic inside the reader
+/// becomes an error naming the file, never a crash.
+fn guarded<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    match crate::error::catch_quietly(read) {
+        Ok(r) => r,
+        Err(_) => Err(InputError::new(
+            path,
+            Place::default(),
+            "not a readable Parquet file (its metadata or pages are damaged)",
+        )
+        .fix("the file is damaged or truncated; export it again")
+        .into()),
+    }
+}
+
 /// The format of a Parquet input, from its column names.
 pub fn detect(path: &Path) -> Result<SourceFormat> {
+    guarded(path, || detect_unguarded(path))
+}
+
+fn detect_unguarded(path: &Path) -> Result<SourceFormat> {
     let mut r = open(path)?;
     let schema = r.schema().map_err(|e| {
         InputError::new(
@@ -53,6 +72,10 @@ pub fn detect(path: &Path) -> Result<SourceFormat> {
 
 /// The rows of a Parquet file as text records.
 pub fn records(path: &Path) -> Result<ParquetRecords> {
+    guarded(path, || records_unguarded(path))
+}
+
+fn records_unguarded(path: &Path) -> Result<ParquetRecords> {
     let df = open(path)?.finish().map_err(|e| {
         InputError::new(path, Place::default(), format!("cannot read Parquet: {e}"))
             .fix("the file is damaged or truncated; export it again")

@@ -758,3 +758,21 @@ fn defect_11_tables_fit_the_terminal_and_are_whole_when_redirected() {
         }
     }
 }
+
+#[test]
+fn a_damaged_parquet_file_is_an_error_never_a_panic() {
+    // Found by the fuzz suite: polars panics inside its reader on this file.
+    let d = Dir::new();
+    let out = d
+        .finops()
+        .arg("ingest")
+        .arg(fixture("hostile/damaged.parquet"))
+        .assert()
+        .code(2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("damaged.parquet: not a readable Parquet file") && err.contains("fix:"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

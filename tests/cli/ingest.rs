@@ -403,3 +403,33 @@ fn record_ids_are_stable_across_versions() {
     assert_eq!(id("req_0001"), "62a64530db27e127c789ece1ced81c02");
     assert_eq!(id("req_0002"), "bfede4d9d018a9a3e1559bf0d490bfde");
 }
+
+#[test]
+fn typed_record_ids_are_pinned() {
+    // The layout of docs/store.md, computed here with Python's `xxhash` package:
+    // FOCUS: xxh3-128("focus␟" + "billingaccountid␞12␟" + "chargeperiodstart␞@1790812800000000␟"
+    //   + "providername␞OpenAI␟" + "x_flag␞true␟" + "tags␞{"a":"x","b":"1"}␟"); BilledCost is
+    //   a metric and x_Empty is null, so neither is part of it.
+    let d = Dir::new();
+    let p = d.write(
+        "bill.csv",
+        "x_Empty,ProviderName,BilledCost,ChargePeriodStart,BillingAccountId,x_Flag,Tags\nNULL,OpenAI,1.50,2026-10-01 00:00:00,0012,TRUE,\"{\"\"b\"\": 1, \"\"a\"\": \"\"x\"\"}\"\n",
+    );
+    d.ingest(&p);
+    assert_eq!(
+        store_rows(&d)[0].record_id,
+        "2f1bbb9cfe382e524e8446085bd55d48"
+    );
+    // Usage log without a request id: provider, timestamp µs, model, session_id, the token
+    // counts given, cost, currency, tags.
+    let d = Dir::new();
+    let p = d.write(
+        "log.csv",
+        "timestamp,provider,model,session_id,input_tokens,output_tokens,cost,currency,tag:team\n2026-10-01T12:00:00+02:00,openai,gpt-4o,s1,1000,200,1.50,usd,search\n",
+    );
+    d.ingest(&p);
+    assert_eq!(
+        store_rows(&d)[0].record_id,
+        "7c15b7374db076f4d0662b97ad04b2dc"
+    );
+}
