@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::model::SourceFormat;
+use crate::timeparse::Month;
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -90,8 +91,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ShowbackArgs {
     /// The invoice month, YYYY-MM (as for chargeback)
-    #[arg(long, value_name = "YYYY-MM")]
-    pub month: String,
+    #[arg(long, value_name = "YYYY-MM", value_parser = crate::period::parse_month_arg)]
+    pub month: Month,
 
     /// What to group by, comma-separated [default: team]
     #[arg(long, value_enum, value_delimiter = ',')]
@@ -138,16 +139,16 @@ impl Dimension {
 #[derive(Debug, Args)]
 pub struct UntaggedArgs {
     /// The invoice month, YYYY-MM (as for chargeback)
-    #[arg(long, value_name = "YYYY-MM")]
-    pub month: String,
+    #[arg(long, value_name = "YYYY-MM", value_parser = crate::period::parse_month_arg)]
+    pub month: Month,
 }
 
 #[derive(Debug, Args)]
 pub struct ChargebackArgs {
     /// The invoice month, YYYY-MM: bill rows of this billing period, request logs of this
     /// calendar month (UTC)
-    #[arg(long, value_name = "YYYY-MM")]
-    pub month: String,
+    #[arg(long, value_name = "YYYY-MM", value_parser = crate::period::parse_month_arg)]
+    pub month: Month,
 
     /// List each allocation (shared pools, unattributed spend) with its method, driver and
     /// ratio instead of the per-team table
@@ -210,7 +211,9 @@ pub enum Format {
     Markdown,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum WeekStart {
     Monday,

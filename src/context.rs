@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{ColorWhen, Format, GlobalArgs, WeekStart};
 use crate::config::Config;
+use crate::period::Calendar;
 
 pub struct Context {
     /// The store directory.
@@ -20,8 +21,8 @@ pub struct Context {
     pub format: Format,
     /// `-o FILE`; None is stdout.
     pub output: Option<PathBuf>,
-    pub tz: chrono_tz::Tz,
-    pub week_start: WeekStart,
+    /// The report's time zone and week start (`--tz`, `--week-start`, config).
+    pub calendar: Calendar,
     pub quiet: bool,
     /// Draw progress bars (stderr is a terminal, not quiet, not --no-progress).
     pub progress: bool,
@@ -103,8 +104,7 @@ impl Context {
             config_path,
             format,
             output,
-            tz,
-            week_start,
+            calendar: Calendar { tz, week_start },
             quiet: g.quiet,
             progress: stderr_tty && !g.quiet && !g.no_progress,
             color,

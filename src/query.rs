@@ -7,14 +7,16 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
 use polars::prelude::{
-    col, len, lit, DataFrame, DataType, LazyFrame, PlRefPath, ScanArgsParquet, UnionArgs,
+    col, len, lit, when, DataFrame, DataType, Expr, LazyFrame, PlRefPath, ScanArgsParquet,
+    UnionArgs,
 };
 
 use crate::config::Field;
 use crate::model::Kind;
 use crate::money::Money;
+use crate::period::{Calendar, Day, Span};
 use crate::store::Store;
-use crate::timeparse::Month;
+use crate::timeparse::{Micros, Month};
 
 /// Rows of one kind that share every grouped value.
 #[derive(Debug, Clone)]
@@ -32,7 +34,9 @@ pub struct Group {
     pub requests: i128,
     pub tokens: i128,
     pub rows: u64,
-    /// With [`Needs::cells`]: the model and the UTC day (days since 1970-01-01).
+    /// With [`Needs::cells`]: the model. The day (days since 1970-01-01): with
+    /// [`Needs::cells`] over an invoice month the UTC day, over [`Select::Days`] the local
+    /// day.
     pub model: Option<String>,
     pub day: Option<i64>,
 }
@@ -65,16 +69,20 @@ pub fn extra_columns(fields: &[Field]) -> Vec<&'static str> {
     out
 }
 
-fn scan(store: &Store, kind: Kind, month: Option<Month>) -> Result<Option<LazyFrame>> {
-    let prefix = match month {
-        Some(m) => format!("data/{}/{m}/", kind.as_str()),
-        None => format!("data/{}/", kind.as_str()),
+/// The store's files of `kind` in the UTC month partitions `months` (all when None).
+fn scan(store: &Store, kind: Kind, months: Option<&[Month]>) -> Result<Option<LazyFrame>> {
+    let prefixes: Vec<String> = match months {
+        Some(ms) => ms
+            .iter()
+            .map(|m| format!("data/{}/{m}/", kind.as_str()))
+            .collect(),
+        None => vec![format!("data/{}/", kind.as_str())],
     };
     let paths: Vec<PlRefPath> = store
         .manifest()
         .files
         .iter()
-        .filter(|f| f.path.starts_with(&prefix))
+        .filter(|f| prefixes.iter().any(|p| f.path.starts_with(p)))
         .map(|f| PlRefPath::new(store.root().join(&f.path).to_string_lossy().as_ref()))
         .collect();
     if paths.is_empty() {
@@ -87,6 +95,102 @@ fn scan(store: &Store, kind: Kind, month: Option<Month>) -> Result<Option<LazyFr
     Ok(Some(polars::prelude::concat(frames, UnionArgs::default())?))
 }
 
+/// Which rows a query reads.
+#[derive(Debug, Clone)]
+pub enum Select {
+    /// Money that must match an invoice (SPEC §2.2): bill rows of billing period M, usage
+    /// rows of calendar month M in UTC. With [`Needs::cells`], groups carry the UTC day.
+    Invoice(Month),
+    /// Rows whose `charge_start` is in the span, each group carrying its local day.
+    Days {
+        span: Span,
+        /// From [`Calendar::offsets`]: the UTC offset over each piece of the span.
+        offsets: Vec<(Micros, Micros)>,
+    },
+}
+
+impl Select {
+    pub fn days(cal: &Calendar, first: Day, last: Day) -> Select {
+        let span = cal.span(first, last);
+        Select::Days {
+            span,
+            offsets: cal.offsets(span),
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            Select::Invoice(m) => m.to_string(),
+            Select::Days { span, .. } => format!(
+                "{}..{}",
+                crate::timeparse::rfc3339(span.start),
+                crate::timeparse::rfc3339(span.end)
+            ),
+        }
+    }
+
+    /// The rows of `kind` this selection reads, with a `cell_day` column when grouped by
+    /// day.
+    fn rows(&self, store: &Store, kind: Kind, by_day: bool) -> Result<Option<LazyFrame>> {
+        let t = || col("charge_start").cast(DataType::Int64);
+        Ok(match self {
+            Select::Invoice(month) => {
+                let lf = match kind {
+                    Kind::Bill => scan(store, kind, None)?
+                        .map(|lf| lf.filter(col("billing_period").eq(lit(month.to_string())))),
+                    Kind::Usage => scan(store, kind, Some(&[*month]))?,
+                };
+                lf.map(|lf| {
+                    if by_day {
+                        lf.with_column(day_number(t()).alias("cell_day"))
+                    } else {
+                        lf
+                    }
+                })
+            }
+            Select::Days { span, offsets } => {
+                // Offsets reach ±26 h: the partitions of the neighbouring days too.
+                let margin = Span {
+                    start: span.start.saturating_sub(crate::timeparse::MICROS_PER_DAY),
+                    end: span.end.saturating_add(crate::timeparse::MICROS_PER_DAY),
+                };
+                scan(store, kind, Some(&margin.utc_months()))?.map(|lf| {
+                    lf.filter(t().gt_eq(lit(span.start)).and(t().lt(lit(span.end))))
+                        .with_column(local_day(t(), offsets).alias("cell_day"))
+                })
+            }
+        })
+    }
+}
+
+/// ⌊t / 1 day⌋ in integer arithmetic: shifted by 720,000 days so that every instant from
+/// year 1 on is positive, where integer division is floor division.
+fn day_number(t: Expr) -> Expr {
+    const SHIFT: i64 = 720_000;
+    (t + lit(SHIFT * crate::timeparse::MICROS_PER_DAY)) / lit(crate::timeparse::MICROS_PER_DAY)
+        - lit(SHIFT)
+}
+
+/// ⌊(t + offset) / 1 day⌋, with the offset of the piece `t` is in.
+fn local_day(t: Expr, offsets: &[(Micros, Micros)]) -> Expr {
+    let day = |off: Micros| day_number(t.clone() + lit(off));
+    match offsets {
+        [] => day(0),
+        [(_, only)] => day(*only),
+        [(_, first), rest @ ..] => when(t.clone().lt(lit(rest[0].0)))
+            .then(day(*first))
+            .otherwise(local_day(t, rest)),
+    }
+}
+
+/// Runs a query on polars' streaming engine: the rows flow through in batches, so memory
+/// grows with the groups it returns, not with the rows it scans.
+pub fn collect(lf: LazyFrame) -> polars::prelude::PolarsResult<DataFrame> {
+    Ok(lf
+        .collect_with_engine(polars::prelude::Engine::Streaming)?
+        .unwrap_single())
+}
+
 /// Which drivers beyond cost a query must sum.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Needs {
@@ -96,21 +200,22 @@ pub struct Needs {
     pub cells: bool,
 }
 
-/// The bill rows of billing period `month` and the usage rows of calendar month `month`
-/// (UTC), grouped. Only the columns asked for are read.
-pub fn month_groups(
+/// The selected rows, grouped by kind, provider, currency, tags, the columns of `fields`
+/// (and by model and day as `needs` and the selection ask). Only the columns asked for
+/// are read.
+pub fn groups(
     store: &Store,
-    month: Month,
+    select: &Select,
     fields: &[Field],
     needs: Needs,
 ) -> Result<Vec<Group>> {
     let extra = extra_columns(fields);
     let mut out = Vec::new();
-    let bills = scan(store, Kind::Bill, None)?
-        .map(|lf| lf.filter(col("billing_period").eq(lit(month.to_string()))));
-    let usage = scan(store, Kind::Usage, Some(month))?;
-    for (kind, lf) in [(Kind::Bill, bills), (Kind::Usage, usage)] {
-        let Some(lf) = lf else { continue };
+    let by_day = needs.cells || matches!(select, Select::Days { .. });
+    for kind in [Kind::Bill, Kind::Usage] {
+        let Some(lf) = select.rows(store, kind, by_day)? else {
+            continue;
+        };
         // charge_category only when a rule or pool names it: every key costs a column read
         // and a hash per row.
         let by_category = fields.contains(&Field::ChargeCategory);
@@ -121,41 +226,42 @@ pub fn month_groups(
         keys.extend(extra.iter().map(|c| col(*c)));
         if needs.cells {
             keys.push(col("model").alias("cell_model"));
-            keys.push(
-                (col("charge_start").cast(polars::prelude::DataType::Int64)
-                    / lit(crate::timeparse::MICROS_PER_DAY))
-                .alias("cell_day"),
-            );
         }
-        let df = lf
-            .group_by(keys)
-            .agg([
-                col("cost").sum().alias("cost"),
-                len().alias("rows"),
-                if needs.requests {
-                    col("requests")
-                        .cast(DataType::Int128)
-                        .sum()
-                        .alias("requests")
-                } else {
-                    lit(0i64).cast(DataType::Int128).alias("requests")
-                },
-                if needs.tokens {
-                    (col("input_tokens")
-                        .fill_null(lit(0i64))
-                        .cast(DataType::Int128)
-                        + col("output_tokens")
-                            .fill_null(lit(0i64))
-                            .cast(DataType::Int128))
+        if by_day {
+            keys.push(col("cell_day"));
+        }
+        let df = collect(lf.group_by(keys).agg([
+            col("cost").sum().alias("cost"),
+            len().alias("rows"),
+            if needs.requests {
+                col("requests")
+                    .cast(DataType::Int128)
                     .sum()
-                    .alias("tokens")
-                } else {
-                    lit(0i64).cast(DataType::Int128).alias("tokens")
-                },
-            ])
-            .collect()
-            .with_context(|| format!("cannot read the {} rows of {month}", kind.as_str()))?;
-        out.extend(to_groups(kind, &df, &extra, fields, needs.cells)?);
+                    .alias("requests")
+            } else {
+                lit(0i64).cast(DataType::Int128).alias("requests")
+            },
+            if needs.tokens {
+                (col("input_tokens")
+                    .fill_null(lit(0i64))
+                    .cast(DataType::Int128)
+                    + col("output_tokens")
+                        .fill_null(lit(0i64))
+                        .cast(DataType::Int128))
+                .sum()
+                .alias("tokens")
+            } else {
+                lit(0i64).cast(DataType::Int128).alias("tokens")
+            },
+        ]))
+        .with_context(|| {
+            format!(
+                "cannot read the {} rows of {}",
+                kind.as_str(),
+                select.label()
+            )
+        })?;
+        out.extend(to_groups(kind, &df, &extra, fields, needs.cells, by_day)?);
     }
     Ok(out)
 }
@@ -166,6 +272,7 @@ fn to_groups(
     extra: &[&str],
     fields: &[Field],
     cells: bool,
+    by_day: bool,
 ) -> Result<Vec<Group>> {
     let s = |name: &str| -> Result<Vec<Option<String>>> {
         Ok(df
@@ -196,13 +303,16 @@ fn to_groups(
     let rows = rows.u64()?.clone();
     let extra_values: Vec<Vec<Option<String>>> =
         extra.iter().map(|c| s(c)).collect::<Result<_>>()?;
-    let (cell_model, cell_day) = if cells {
-        let day = df
-            .column("cell_day")?
-            .cast(&polars::prelude::DataType::Int64)?;
-        (s("cell_model")?, day.i64()?.iter().collect::<Vec<_>>())
+    let cell_model = if cells {
+        s("cell_model")?
     } else {
-        (vec![None; df.height()], vec![None; df.height()])
+        vec![None; df.height()]
+    };
+    let cell_day: Vec<Option<i64>> = if by_day {
+        let day = df.column("cell_day")?.cast(&DataType::Int64)?;
+        day.i64()?.iter().collect()
+    } else {
+        vec![None; df.height()]
     };
     let mut out = Vec::with_capacity(df.height());
     for i in 0..df.height() {

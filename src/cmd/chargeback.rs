@@ -12,8 +12,8 @@ use crate::config::{Basis, Config, Method};
 use crate::context::Context;
 use crate::error::exit;
 use crate::money::{Money, Overflow};
-use crate::month::{self, Class, MonthMoney};
 use crate::output::{Cell, Column, ColumnKind, Report};
+use crate::spend::{self, Class, Spend};
 use crate::store::Store;
 use crate::timeparse::Month;
 
@@ -82,7 +82,7 @@ impl Chargeback {
 }
 
 /// Computes a chargeback from a month's classified money.
-pub fn compute(cfg: &Config, mm: &MonthMoney) -> Result<Chargeback> {
+pub fn compute(cfg: &Config, mm: &Spend) -> Result<Chargeback> {
     let mut cb = Chargeback {
         currency: mm.currency.clone(),
         billed_total: mm.billed_total,
@@ -457,9 +457,9 @@ pub fn explain(month: Month, cb: &Chargeback) -> Report {
 }
 
 pub fn run(ctx: &Context, args: &ChargebackArgs) -> Result<u8> {
-    let month = parse_month(&args.month)?;
+    let month = args.month;
     let store = Store::open_read(&ctx.store_dir, &|m| ctx.note(m))?;
-    let mm = month::load(&ctx.config, &store, month, &[], month::needs(&ctx.config))?;
+    let mm = spend::load(&ctx.config, &store, month, &[], spend::needs(&ctx.config))?;
     if mm.items.is_empty() && mm.usage_superseded.is_empty() {
         anyhow::bail!("the store has no bill rows for billing period {month} and no request logs in {month}; `finops sources` lists what it holds");
     }
@@ -473,11 +473,4 @@ pub fn run(ctx: &Context, args: &ChargebackArgs) -> Result<u8> {
     };
     crate::output::emit(ctx, report)?;
     Ok(exit::OK)
-}
-
-/// `--month YYYY-MM`.
-pub fn parse_month(text: &str) -> Result<Month> {
-    Month::parse(text).ok_or_else(|| {
-        anyhow::anyhow!("--month {text:?}: write the month as YYYY-MM, e.g. 2026-10")
-    })
 }

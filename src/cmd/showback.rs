@@ -8,14 +8,13 @@ use std::collections::BTreeMap;
 use anyhow::{Context as _, Result};
 
 use crate::cli::{Dimension, ShowbackArgs};
-use crate::cmd::chargeback::parse_month;
 use crate::config::Field;
 use crate::context::Context;
 use crate::error::exit;
 use crate::money::{Money, Overflow};
-use crate::month::{self, Class, MonthMoney};
 use crate::output::{Cell, Column, ColumnKind, Report};
 use crate::query::Needs;
+use crate::spend::{self, Class, Spend};
 use crate::store::Store;
 use crate::timeparse::Month;
 
@@ -24,7 +23,7 @@ type Key = Vec<String>;
 /// Spend and requests per key of one month.
 fn by_key(
     cfg: &crate::config::Config,
-    mm: &MonthMoney,
+    mm: &Spend,
     by: &[Dimension],
 ) -> Result<BTreeMap<Key, (Money, i128)>, Overflow> {
     let mut out: BTreeMap<Key, (Money, i128)> = BTreeMap::new();
@@ -78,7 +77,7 @@ fn sparkline(values: &[Money]) -> String {
 }
 
 pub fn run(ctx: &Context, args: &ShowbackArgs) -> Result<u8> {
-    let month = parse_month(&args.month)?;
+    let month = args.month;
     let by: Vec<Dimension> = if args.by.is_empty() {
         vec![Dimension::Team]
     } else {
@@ -103,7 +102,7 @@ pub fn run(ctx: &Context, args: &ShowbackArgs) -> Result<u8> {
     let mut history: Vec<BTreeMap<Key, (Money, i128)>> = Vec::with_capacity(months.len());
     let mut current = None;
     for m in &months {
-        let mm = month::load(&ctx.config, &store, *m, &extra, needs)?;
+        let mm = spend::load(&ctx.config, &store, *m, &extra, needs)?;
         history.push(by_key(&ctx.config, &mm, &by).with_context(|| too_large(*m))?);
         if *m == month {
             current = Some(mm);

@@ -7,14 +7,13 @@ use std::collections::BTreeMap;
 use anyhow::{Context as _, Result};
 
 use crate::cli::UntaggedArgs;
-use crate::cmd::chargeback::parse_month;
 use crate::config::Field;
 use crate::context::Context;
 use crate::error::exit;
 use crate::money::{Money, Overflow};
-use crate::month::{self, Class};
 use crate::output::{Cell, Column, ColumnKind, Report};
 use crate::query::Needs;
+use crate::spend::{self, Class};
 use crate::store::Store;
 
 const COLUMNS: [Column; 8] = [
@@ -29,7 +28,7 @@ const COLUMNS: [Column; 8] = [
 ];
 
 pub fn run(ctx: &Context, args: &UntaggedArgs) -> Result<u8> {
-    let month = parse_month(&args.month)?;
+    let month = args.month;
     let store = Store::open_read(&ctx.store_dir, &|m| ctx.note(m))?;
     let extra = [
         Field::BillingAccount,
@@ -38,7 +37,7 @@ pub fn run(ctx: &Context, args: &UntaggedArgs) -> Result<u8> {
         Field::ApiKeyId,
     ];
     let too_large = || format!("untagged {month}: amounts add up beyond what can be held exactly");
-    let mm = month::load(&ctx.config, &store, month, &extra, Needs::default())?;
+    let mm = spend::load(&ctx.config, &store, month, &extra, Needs::default())?;
     let mut agg: BTreeMap<[String; 5], (u64, Money)> = BTreeMap::new();
     for item in &mm.items {
         let Class::Owned(owner) = &item.class else {

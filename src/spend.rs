@@ -13,7 +13,7 @@ use crate::attribution::{Attributor, Dims, Matcher, Owner};
 use crate::config::{Basis, Config, Field, Method};
 use crate::model::Kind;
 use crate::money::{Money, Overflow, SCALE};
-use crate::query::{self, Group, Needs};
+use crate::query::{self, Group, Needs, Select};
 use crate::store::Store;
 use crate::timeparse::Month;
 
@@ -36,7 +36,7 @@ pub struct Item {
 
 /// A month's items.
 #[derive(Debug, Clone, Default)]
-pub struct MonthMoney {
+pub struct Spend {
     pub month: Option<Month>,
     pub currency: String,
     pub items: Vec<Item>,
@@ -156,10 +156,10 @@ pub fn load(
     month: Month,
     extra: &[Field],
     needs: Needs,
-) -> Result<MonthMoney> {
+) -> Result<Spend> {
     let rules = Rules::new(cfg)?;
     let fields = rules.fields(extra);
-    let mut groups = query::month_groups(store, month, &fields, needs)?;
+    let mut groups = query::groups(store, &Select::Invoice(month), &fields, needs)?;
     // A provider with both a bill and request logs: read again by model and day, so that
     // the logs can attribute the bill (SPEC §4.4).
     let billed: BTreeSet<&str> = groups
@@ -171,9 +171,9 @@ pub fn load(
         .iter()
         .any(|g| g.kind == Kind::Usage && billed.contains(g.provider.as_str()));
     if both {
-        groups = query::month_groups(
+        groups = query::groups(
             store,
-            month,
+            &Select::Invoice(month),
             &fields,
             Needs {
                 cells: true,
@@ -191,7 +191,7 @@ pub fn classify(
     month: Month,
     groups: Vec<Group>,
     fields: Vec<Field>,
-) -> Result<MonthMoney> {
+) -> Result<Spend> {
     // The reporting currency: the config's, else the month's only one, else USD.
     let currencies: BTreeSet<String> = groups.iter().map(|g| g.currency.clone()).collect();
     let currency = match (&cfg.currency, currencies.len()) {
@@ -216,10 +216,10 @@ pub fn classify(
         .filter(|g| g.kind == Kind::Bill)
         .map(|g| g.provider.clone())
         .collect();
-    let mut mm = MonthMoney {
+    let mut mm = Spend {
         month: Some(month),
         currency: currency.clone(),
-        ..MonthMoney::default()
+        ..Spend::default()
     };
     let to_reporting = |g: &Group| -> Result<Money> {
         if g.currency == currency {
@@ -366,7 +366,7 @@ fn cell_weights(
     Ok(out)
 }
 
-impl MonthMoney {
+impl Spend {
     /// What the report must add up to.
     pub fn expected_total(&self) -> Result<Money> {
         self.billed_total
