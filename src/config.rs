@@ -50,6 +50,163 @@ pub struct Config {
     /// `[fx."YYYY-MM"]`: units of the reporting currency per unit of another.
     #[serde(default)]
     pub fx: BTreeMap<String, BTreeMap<String, Amount>>,
+    /// Who product-week anomalies escalate to, and the last stop of every escalation.
+    pub executive: Option<String>,
+    /// `[models]`
+    #[serde(default)]
+    pub models: Models,
+    /// `[[approval]]`: premium models a team or feature may use, until a date.
+    #[serde(default, rename = "approval")]
+    pub approvals: Vec<Approval>,
+    /// `[alerts]`: budget thresholds.
+    #[serde(default)]
+    pub alerts: Alerts,
+    /// `[anomaly]`: the rules of SPEC §5.2.
+    #[serde(default)]
+    pub anomaly: Anomaly,
+    /// `[[experiment]]`: budgets that end on a date.
+    #[serde(default, rename = "experiment")]
+    pub experiments: Vec<Experiment>,
+}
+
+/// `[models]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Models {
+    /// Globs of premium model ids (`gpt-4o*`, `claude-opus-*`).
+    #[serde(default)]
+    pub premium: Vec<String>,
+}
+
+/// A date written `"YYYY-MM-DD"` (or a TOML local date).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Date(pub crate::period::Day);
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Date(toml::value::Datetime),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::Text(s) => s,
+            Raw::Date(dt) => dt.to_string(),
+        };
+        crate::period::Day::parse(&text).map(Date).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{} is not a date; write \"YYYY-MM-DD\", e.g. \"2026-12-31\"",
+                crate::error::quote(&text)
+            ))
+        })
+    }
+}
+
+/// `[[approval]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    pub team: Option<Spanned<String>>,
+    pub feature: Option<Spanned<String>>,
+    /// Globs of the models approved.
+    pub models: Vec<String>,
+    /// The last day the approval holds (in the report's time zone).
+    pub until: Spanned<Date>,
+}
+
+/// `[alerts]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alerts {
+    /// Utilisation at which a budget is at alert, fallback and halt.
+    #[serde(default = "default_thresholds")]
+    pub thresholds: Spanned<Vec<Amount>>,
+    /// `budget check` also fails when the forecast month-end crosses a threshold.
+    #[serde(default)]
+    pub on_forecast: bool,
+}
+
+fn amount(s: &str) -> Amount {
+    Amount(Money::parse(s).unwrap_or_default())
+}
+
+fn default_thresholds() -> Spanned<Vec<Amount>> {
+    Spanned::new(0..0, vec![amount("0.8"), amount("0.9"), amount("1")])
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts {
+            thresholds: default_thresholds(),
+            on_forecast: false,
+        }
+    }
+}
+
+/// `[anomaly]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Anomaly {
+    /// A session costing more than this × the feature's median session is an event.
+    #[serde(default = "default_session_multiplier")]
+    pub session_multiplier: Spanned<Amount>,
+    /// A feature's day above this × its mean daily spend is an event.
+    #[serde(default = "default_daily_multiplier")]
+    pub feature_daily_multiplier: Spanned<Amount>,
+    /// A week's total above this × the weekly budget is an event.
+    #[serde(default = "default_weekly_multiplier")]
+    pub weekly_budget_multiplier: Spanned<Amount>,
+    /// Days of data a baseline needs.
+    #[serde(default = "default_min_days")]
+    pub min_history_days: u32,
+    /// Sessions a session baseline needs.
+    #[serde(default = "default_min_sessions")]
+    pub min_history_sessions: u32,
+}
+
+fn default_session_multiplier() -> Spanned<Amount> {
+    Spanned::new(0..0, amount("5"))
+}
+fn default_daily_multiplier() -> Spanned<Amount> {
+    Spanned::new(0..0, amount("3"))
+}
+fn default_weekly_multiplier() -> Spanned<Amount> {
+    Spanned::new(0..0, amount("2"))
+}
+fn default_min_days() -> u32 {
+    7
+}
+fn default_min_sessions() -> u32 {
+    20
+}
+
+impl Default for Anomaly {
+    fn default() -> Self {
+        Anomaly {
+            session_multiplier: default_session_multiplier(),
+            feature_daily_multiplier: default_daily_multiplier(),
+            weekly_budget_multiplier: default_weekly_multiplier(),
+            min_history_days: default_min_days(),
+            min_history_sessions: default_min_sessions(),
+        }
+    }
+}
+
+/// `[[experiment]]`: a budget for a feature's trial that stops counting after `until`;
+/// spend after it is flagged.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    pub name: Spanned<String>,
+    /// The feature whose spend the experiment is.
+    pub feature: Spanned<String>,
+    /// The experiment's budget over its whole run, in the reporting currency.
+    pub budget: Spanned<Amount>,
+    /// The first day it counts (default: no start).
+    pub start: Option<Spanned<Date>>,
+    /// The last day.
+    pub until: Spanned<Date>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -581,6 +738,113 @@ impl Config {
                     ));
                 }
                 _ => {}
+            }
+        }
+        // [models], [[approval]], [alerts], [anomaly], [[experiment]].
+        for p in &cfg.models.premium {
+            if p.trim().is_empty() {
+                anyhow::bail!(
+                    "{}: key `models.premium`: an empty pattern; give model globs such as \"gpt-4o*\"",
+                    path.display()
+                );
+            }
+        }
+        for a in &cfg.approvals {
+            match (&a.team, &a.feature) {
+                (Some(t), None) => {
+                    if !teams.is_empty() {
+                        check_team(t, "approval.team")?
+                    }
+                }
+                (None, Some(f)) => {
+                    if !features.is_empty() && !features.contains(f.get_ref()) {
+                        return Err(at(
+                            f.span().start,
+                            "approval.feature",
+                            format!(
+                                "unknown feature {:?}; add a [[feature]] with that name",
+                                f.get_ref()
+                            ),
+                        ));
+                    }
+                }
+                _ => {
+                    return Err(at(
+                        a.until.span().start,
+                        "approval",
+                        "an approval names either a team or a feature (one of them)".into(),
+                    ))
+                }
+            }
+            if a.models.is_empty() || a.models.iter().any(|m| m.trim().is_empty()) {
+                return Err(at(
+                    a.until.span().start,
+                    "approval.models",
+                    "give the model globs approved, e.g. models = [\"claude-opus-*\"]".into(),
+                ));
+            }
+        }
+        {
+            let t = &cfg.alerts.thresholds;
+            let v: Vec<Money> = t.get_ref().iter().map(|a| a.0).collect();
+            let ascending = v.windows(2).all(|w| w[0] < w[1]);
+            if v.len() != 3 || !ascending || v[0] <= Money::ZERO {
+                return Err(at(
+                    t.span().start,
+                    "alerts.thresholds",
+                    "give three increasing utilisations for alert, fallback and halt, e.g. [0.8, 0.9, 1.0]".into(),
+                ));
+            }
+        }
+        for (m, key) in [
+            (
+                &cfg.anomaly.session_multiplier,
+                "anomaly.session_multiplier",
+            ),
+            (
+                &cfg.anomaly.feature_daily_multiplier,
+                "anomaly.feature_daily_multiplier",
+            ),
+            (
+                &cfg.anomaly.weekly_budget_multiplier,
+                "anomaly.weekly_budget_multiplier",
+            ),
+        ] {
+            if m.get_ref().0 <= Money::ZERO {
+                return Err(at(
+                    m.span().start,
+                    key,
+                    format!(
+                        "{} is not positive; give a multiplier such as 3",
+                        m.get_ref().0
+                    ),
+                ));
+            }
+        }
+        let mut experiments = BTreeSet::new();
+        for e in &cfg.experiments {
+            check_name(&e.name, "experiment.name")?;
+            if !experiments.insert(e.name.get_ref().clone()) {
+                return Err(at(
+                    e.name.span().start,
+                    "experiment.name",
+                    format!("experiment {:?} is defined twice", e.name.get_ref()),
+                ));
+            }
+            check_name(&e.feature, "experiment.feature")?;
+            check_amount(&Some(e.budget.clone()), "experiment.budget", false)?;
+            if let Some(s) = &e.start {
+                if s.get_ref().0 > e.until.get_ref().0 {
+                    return Err(at(
+                        s.span().start,
+                        "experiment.start",
+                        format!(
+                            "the experiment starts on {} after it ends ({})",
+                            s.get_ref().0,
+                            e.until.get_ref().0
+                        ),
+                    ));
+                }
             }
         }
         for (month, rates) in &cfg.fx {

@@ -183,6 +183,38 @@ impl Money {
             .and_then(|v| Money::bounded(v).ok())
     }
 
+    /// `self × num / den`, rounded half to even at 10⁻¹⁸ (a share, a rate, an
+    /// interpolation); [`Overflow`] when `den` is zero or the result leaves the range of an
+    /// amount. Computed in 256 bits, so no intermediate product overflows.
+    pub fn mul_ratio(self, num: i128, den: i128) -> Result<Money, Overflow> {
+        use ethnum::I256;
+        if den == 0 {
+            return Err(Overflow);
+        }
+        let (p, d) = (I256::from(self.0) * I256::from(num), I256::from(den));
+        let (p, d) = if d < 0 { (-p, -d) } else { (p, d) };
+        // Floor division, then round the remainder half to even.
+        let mut q = p / d;
+        let mut r = p % d;
+        if r < 0 {
+            q -= I256::ONE;
+            r += d;
+        }
+        let twice = r * 2;
+        if twice > d || (twice == d && q % 2 != 0) {
+            q += I256::ONE;
+        }
+        if q.abs() >= I256::from(LIMIT) {
+            return Err(Overflow);
+        }
+        Ok(Money(q.as_i128()))
+    }
+
+    /// self / other as a float, for display (utilisation, shares); None when other is 0.
+    pub fn ratio_to(self, other: Money) -> Option<f64> {
+        (other.0 != 0).then(|| self.0 as f64 / other.0 as f64)
+    }
+
     /// |self|, in units (never overflows: `i128::MIN` is not a valid amount's magnitude,
     /// and its unsigned magnitude still fits).
     pub fn magnitude(self) -> u128 {

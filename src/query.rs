@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
 use polars::prelude::{
-    col, len, lit, when, DataFrame, DataType, Expr, LazyFrame, PlRefPath, ScanArgsParquet,
-    UnionArgs,
+    col, len, lit, when, DataFrame, DataType, Expr, IntoLazy, LazyFrame, PlRefPath,
+    ScanArgsParquet, UnionArgs,
 };
 
 use crate::config::Field;
@@ -348,4 +348,249 @@ fn to_groups(
         });
     }
     Ok(out)
+}
+
+/// Sessions: usage rows with a session id, grouped by session and by everything
+/// attribution reads (a session whose rows attribute differently is one session per
+/// profile).
+#[derive(Debug, Clone, Default)]
+pub struct Sessions {
+    /// Distinct (provider, currency, fields, tags) combinations, as groups without money.
+    pub profiles: Vec<Group>,
+    pub sessions: Vec<Session>,
+    /// Profile of each (provider, currency, tags text, field values...) key.
+    pub keys: std::collections::HashMap<Vec<Option<String>>, u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    /// Index into [`Sessions::profiles`].
+    pub profile: u32,
+    /// Σ cost of its rows, in the profile's currency.
+    pub cost: Money,
+    /// Its first request.
+    pub first: Micros,
+    pub requests: u64,
+}
+
+/// The sessions with rows in `span` (UTC), with cost, first request and request count over
+/// those rows.
+pub fn sessions(store: &Store, span: Span, fields: &[Field]) -> Result<Sessions> {
+    let extra = extra_columns(fields);
+    let t = || col("charge_start").cast(DataType::Int64);
+    let months = span.utc_months();
+    let Some(lf) = scan(store, Kind::Usage, Some(&months))? else {
+        return Ok(Sessions::default());
+    };
+    let mut keys = vec![
+        col("session_id"),
+        col("provider"),
+        col("currency"),
+        col("tags"),
+    ];
+    keys.extend(extra.iter().map(|c| col(*c)));
+    let df = collect(
+        lf.filter(
+            col("session_id")
+                .is_not_null()
+                .and(t().gt_eq(lit(span.start)))
+                .and(t().lt(lit(span.end))),
+        )
+        .group_by(keys)
+        .agg([
+            col("cost").sum().alias("cost"),
+            t().min().alias("first"),
+            len().alias("rows"),
+        ]),
+    )
+    .context("cannot read the sessions of the request logs")?;
+    let s = |name: &str| -> Result<Vec<Option<String>>> {
+        Ok(df
+            .column(name)?
+            .str()?
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect())
+    };
+    let id = df.column("session_id")?.str()?.clone();
+    let provider = df.column("provider")?.str()?.clone();
+    let currency = df.column("currency")?.str()?.clone();
+    let tags = df.column("tags")?.str()?.clone();
+    let extra_values: Vec<Vec<Option<String>>> =
+        extra.iter().map(|c| s(c)).collect::<Result<_>>()?;
+    let cost = df.column("cost")?.decimal()?.clone();
+    let scale = cost.scale();
+    let cost = cost.physical().clone();
+    let first = df.column("first")?.cast(&DataType::Int64)?;
+    let first = first.i64()?.clone();
+    let rows = df.column("rows")?.cast(&DataType::UInt64)?;
+    let rows = rows.u64()?.clone();
+    let mut out = Sessions::default();
+    out.sessions.reserve(df.height());
+    for i in 0..df.height() {
+        let mut key: Vec<Option<String>> = vec![
+            provider.get(i).map(str::to_string),
+            currency.get(i).map(str::to_string),
+            tags.get(i).map(str::to_string),
+        ];
+        key.extend(extra_values.iter().map(|v| v[i].clone()));
+        let profile = match out.keys.get(&key) {
+            Some(p) => *p,
+            None => {
+                let tag_map = match tags.get(i) {
+                    Some(t) => {
+                        crate::model::parse_tags_object(t).map_err(|e| anyhow::anyhow!(e))?
+                    }
+                    None => BTreeMap::new(),
+                };
+                let field_values = fields
+                    .iter()
+                    .map(|f| {
+                        column_name(f)
+                            .and_then(|c| extra.iter().position(|e| *e == c))
+                            .and_then(|j| extra_values[j][i].clone())
+                    })
+                    .collect();
+                out.profiles.push(Group {
+                    kind: Kind::Usage,
+                    provider: provider.get(i).unwrap_or_default().to_string(),
+                    currency: currency.get(i).unwrap_or_default().to_string(),
+                    charge_category: String::new(),
+                    fields: field_values,
+                    tags: tag_map,
+                    cost: Money::ZERO,
+                    requests: 0,
+                    tokens: 0,
+                    rows: 0,
+                    model: None,
+                    day: None,
+                });
+                let p = (out.profiles.len() - 1) as u32;
+                out.keys.insert(key, p);
+                p
+            }
+        };
+        out.sessions.push(Session {
+            id: id.get(i).unwrap_or_default().to_string(),
+            profile,
+            cost: Money::from_decimal(cost.get(i).unwrap_or(0), scale as u32).map_err(|_| {
+                anyhow::anyhow!("a session's cost is beyond what can be held exactly")
+            })?,
+            first: first.get(i).unwrap_or(0),
+            requests: rows.get(i).unwrap_or(0),
+        });
+    }
+    Ok(out)
+}
+
+/// One request of a session, for the circuit breaker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub session: String,
+    pub at: Micros,
+    pub cost: Money,
+    /// The row's record id: orders requests of the same instant.
+    pub record: String,
+    pub provider: String,
+    pub currency: String,
+    pub tags: Option<String>,
+    pub extra: Vec<Option<String>>,
+}
+
+impl Request {
+    /// Its key in [`Sessions::keys`].
+    pub fn profile_key(&self) -> Vec<Option<String>> {
+        let mut k = vec![
+            Some(self.provider.clone()),
+            Some(self.currency.clone()),
+            self.tags.clone(),
+        ];
+        k.extend(self.extra.iter().cloned());
+        k
+    }
+}
+
+/// The requests in `span` of the sessions `ids`, in no particular order.
+pub fn session_requests(
+    store: &Store,
+    span: Span,
+    ids: &[String],
+    fields: &[Field],
+) -> Result<Vec<Request>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let extra = extra_columns(fields);
+    let t = || col("charge_start").cast(DataType::Int64);
+    let Some(lf) = scan(store, Kind::Usage, Some(&span.utc_months()))? else {
+        return Ok(Vec::new());
+    };
+    let wanted = DataFrame::new(
+        ids.len(),
+        vec![polars::prelude::Column::new(
+            "session_id".into(),
+            ids.to_vec(),
+        )],
+    )?
+    .lazy();
+    let mut cols = vec![
+        col("session_id"),
+        t().alias("at"),
+        col("cost"),
+        col("record_id"),
+        col("provider"),
+        col("currency"),
+        col("tags"),
+    ];
+    cols.extend(extra.iter().map(|c| col(*c)));
+    let df = collect(
+        lf.filter(t().gt_eq(lit(span.start)).and(t().lt(lit(span.end))))
+            .join(
+                wanted,
+                [col("session_id")],
+                [col("session_id")],
+                polars::prelude::JoinArgs::new(polars::prelude::JoinType::Inner),
+            )
+            .select(cols),
+    )
+    .context("cannot read the requests of the sessions")?;
+    let s = |name: &str| -> Result<Vec<Option<String>>> {
+        Ok(df
+            .column(name)?
+            .str()?
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect())
+    };
+    let (session, record, provider, currency, tags) = (
+        s("session_id")?,
+        s("record_id")?,
+        s("provider")?,
+        s("currency")?,
+        s("tags")?,
+    );
+    let extra_values: Vec<Vec<Option<String>>> =
+        extra.iter().map(|c| s(c)).collect::<Result<_>>()?;
+    let at = df.column("at")?.cast(&DataType::Int64)?;
+    let at = at.i64()?.clone();
+    let cost = df.column("cost")?.decimal()?.clone();
+    let scale = cost.scale();
+    let cost = cost.physical().clone();
+    (0..df.height())
+        .map(|i| {
+            Ok(Request {
+                session: session[i].clone().unwrap_or_default(),
+                at: at.get(i).unwrap_or(0),
+                cost: Money::from_decimal(cost.get(i).unwrap_or(0), scale as u32).map_err(
+                    |_| anyhow::anyhow!("a request's cost is beyond what can be held exactly"),
+                )?,
+                record: record[i].clone().unwrap_or_default(),
+                provider: provider[i].clone().unwrap_or_default(),
+                currency: currency[i].clone().unwrap_or_default(),
+                tags: tags[i].clone(),
+                extra: extra_values.iter().map(|v| v[i].clone()).collect(),
+            })
+        })
+        .collect()
 }

@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context as _, Result};
-use ethnum::I256;
 
 use crate::attribution::{Attributor, Dims, Matcher, Owner};
 use crate::config::{Basis, Config, Field, Method};
@@ -84,24 +83,7 @@ impl Group {
 /// amount × rate, rounded half to even at 10⁻¹⁸; [`Overflow`] when the product leaves
 /// the range of an amount.
 pub fn convert(amount: Money, rate: Money) -> Result<Money, Overflow> {
-    let one = I256::from(10i128.pow(SCALE));
-    let p = I256::from(amount.0) * I256::from(rate.0);
-    let (q, r) = (p / one, p % one);
-    let half = one / 2;
-    let adj = if r.abs() > half || (r.abs() == half && q % 2 != 0) {
-        if p < 0 {
-            -1
-        } else {
-            1
-        }
-    } else {
-        0
-    };
-    let v = q + I256::from(adj);
-    if v.abs() >= I256::from(crate::money::LIMIT) {
-        return Err(Overflow);
-    }
-    Ok(Money(v.as_i128()))
+    amount.mul_ratio(rate.0, 10i128.pow(SCALE))
 }
 
 /// The compiled attribution and pools of a config.
@@ -181,43 +163,93 @@ pub fn load(
             },
         )?;
     }
-    classify(cfg, &rules, month, groups, fields)
+    classify(cfg, &rules, Scope::Invoice(month), groups, fields)
+}
+
+/// Which month a group's money is of: for the fx rate and for the rule that a provider's
+/// bill carries its money (SPEC §2.1, per provider and month).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every group is of this invoice month.
+    Invoice(Month),
+    /// Each group is of the calendar month of its (local) day.
+    Days,
+}
+
+impl Scope {
+    fn month_of(self, g: &Group) -> Month {
+        match self {
+            Scope::Invoice(m) => m,
+            Scope::Days => crate::period::Day(g.day.unwrap_or_default()).month(),
+        }
+    }
+}
+
+/// Reads the local days `first..=last` and classifies their groups: the items carry their
+/// day. A provider's bill carries its money in the (local) months where the provider has
+/// bill rows; its request logs there split the bill per provider, model and day (SPEC §4.4).
+#[allow(clippy::too_many_arguments)]
+pub fn load_days(
+    cfg: &Config,
+    rules: &Rules,
+    store: &Store,
+    cal: &crate::period::Calendar,
+    first: crate::period::Day,
+    last: crate::period::Day,
+    extra: &[Field],
+    needs: Needs,
+) -> Result<Spend> {
+    let fields = rules.fields(extra);
+    let select = Select::days(cal, first, last);
+    let needs = Needs {
+        cells: true,
+        ..needs
+    };
+    let groups = query::groups(store, &select, &fields, needs)?;
+    classify(cfg, rules, Scope::Days, groups, fields)
 }
 
 /// Classifies grouped rows (see the module docs).
 pub fn classify(
     cfg: &Config,
     rules: &Rules,
-    month: Month,
+    scope: Scope,
     groups: Vec<Group>,
     fields: Vec<Field>,
 ) -> Result<Spend> {
-    // The reporting currency: the config's, else the month's only one, else USD.
-    let currencies: BTreeSet<String> = groups.iter().map(|g| g.currency.clone()).collect();
-    let currency = match (&cfg.currency, currencies.len()) {
-        (Some(c), _) => c.to_ascii_uppercase(),
-        (None, 1) => currencies.iter().next().cloned().unwrap_or_default(),
-        _ => "USD".to_string(),
-    };
-    let rates = cfg.fx.get(&month.to_string());
-    let missing: Vec<&str> = currencies
-        .iter()
-        .map(String::as_str)
-        .filter(|c| *c != currency && rates.is_none_or(|r| !r.contains_key(*c)))
-        .collect();
-    if let Some(first) = missing.first() {
-        anyhow::bail!(
-            "{month} has amounts in {} besides {currency}; currencies are never added together: give rates in finops.toml, e.g. [fx.\"{month}\"] {first} = 1.08 (units of {currency} per 1 {first}), or set `currency` to report in another",
-            missing.join(", "),
-        );
+    let currency = reporting_currency(cfg, groups.iter().map(|g| g.currency.as_str()));
+    // Per month: the currencies that need a rate.
+    let mut by_month: BTreeMap<Month, BTreeSet<&str>> = BTreeMap::new();
+    for g in &groups {
+        by_month
+            .entry(scope.month_of(g))
+            .or_default()
+            .insert(g.currency.as_str());
     }
-    let billed: BTreeSet<String> = groups
+    for (month, currencies) in &by_month {
+        let rates = cfg.fx.get(&month.to_string());
+        let missing: Vec<&str> = currencies
+            .iter()
+            .copied()
+            .filter(|c| *c != currency && rates.is_none_or(|r| !r.contains_key(*c)))
+            .collect();
+        if let Some(first) = missing.first() {
+            anyhow::bail!(
+                "{month} has amounts in {} besides {currency}; currencies are never added together: give rates in finops.toml, e.g. [fx.\"{month}\"] {first} = 1.08 (units of {currency} per 1 {first}), or set `currency` to report in another",
+                missing.join(", "),
+            );
+        }
+    }
+    let billed: BTreeSet<(String, Month)> = groups
         .iter()
         .filter(|g| g.kind == Kind::Bill)
-        .map(|g| g.provider.clone())
+        .map(|g| (g.provider.clone(), scope.month_of(g)))
         .collect();
     let mut mm = Spend {
-        month: Some(month),
+        month: match scope {
+            Scope::Invoice(m) => Some(m),
+            Scope::Days => None,
+        },
         currency: currency.clone(),
         ..Spend::default()
     };
@@ -225,7 +257,10 @@ pub fn classify(
         if g.currency == currency {
             Ok(g.cost)
         } else {
-            let rate = rates
+            let month = scope.month_of(g);
+            let rate = cfg
+                .fx
+                .get(&month.to_string())
                 .and_then(|r| r.get(&g.currency))
                 .map(|a| a.0)
                 .unwrap_or_default();
@@ -239,10 +274,14 @@ pub fn classify(
             })
         }
     };
-    // Every sum below is checked; the message says which month and what to look at.
+    // Every sum below is checked; the message says what to look at.
+    let label = match scope {
+        Scope::Invoice(m) => m.to_string(),
+        Scope::Days => "the period".to_string(),
+    };
     let too_large = || {
         format!(
-            "{month}: the month's amounts in {currency} add up beyond what can be held exactly; check `finops sources` for a batch with absurd totals"
+            "{label}: amounts in {currency} add up beyond what can be held exactly; check `finops sources` for a batch with absurd totals"
         )
     };
     let class_of = |g: &Group| {
@@ -257,7 +296,7 @@ pub fn classify(
     let mut bills = Vec::new();
     for g in groups {
         match g.kind {
-            Kind::Usage if billed.contains(&g.provider) => {
+            Kind::Usage if billed.contains(&(g.provider.clone(), scope.month_of(&g))) => {
                 // The bill carries this provider's money (SPEC §2.1); the logs attribute it.
                 mm.usage_superseded.insert(g.provider.clone());
                 if let Some(day) = g.day {
@@ -324,6 +363,18 @@ pub fn classify(
     }
     mm.fields = fields;
     Ok(mm)
+}
+
+/// The reporting currency: the config's, else the only one of the amounts, else USD.
+pub fn reporting_currency<'a>(cfg: &Config, currencies: impl Iterator<Item = &'a str>) -> String {
+    if let Some(c) = &cfg.currency {
+        return c.to_ascii_uppercase();
+    }
+    let set: BTreeSet<&str> = currencies.collect();
+    match set.len() {
+        1 => set.into_iter().next().unwrap_or("USD").to_string(),
+        _ => "USD".to_string(),
+    }
 }
 
 /// Logged cost per class, by (provider, model, day) cell.
