@@ -86,6 +86,33 @@ pub enum Command {
     /// Spend per team (or --by team,feature,model,provider,environment), requests, cost per
     /// request, change against the previous month and a trend; no money moves
     Showback(ShowbackArgs),
+    /// The weekly cost review and the monthly summary
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Per feature: spend, median and P95 cost per session, anomaly events, sessions a
+    /// per-session cap would have stopped and what it would have saved; the change against
+    /// the previous week, budget status and cost owner
+    Weekly(WeeklyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WeeklyArgs {
+    /// The week: an ISO week (2026-W45) or any date in it [default: the last complete
+    /// week]
+    #[arg(long, value_name = "WEEK")]
+    pub week: Option<crate::period::WeekArg>,
+
+    /// Only this feature
+    #[arg(long, value_name = "NAME")]
+    pub feature: Option<String>,
+
+    /// Only the features of this team
+    #[arg(long, value_name = "NAME")]
+    pub team: Option<String>,
 }
 
 #[derive(Debug, Args)]

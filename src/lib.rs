@@ -21,6 +21,7 @@ pub mod spend;
 pub mod store;
 pub mod timeparse;
 pub mod walk;
+pub mod weekly;
 
 use anyhow::Result;
 
@@ -37,5 +38,6 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Chargeback(a) => cmd::chargeback::run(&ctx, a),
         Command::Untagged(a) => cmd::untagged::run(&ctx, a),
         Command::Showback(a) => cmd::showback::run(&ctx, a),
+        Command::Report(r) => cmd::report::run(&ctx, r),
     }
 }

@@ -3,6 +3,7 @@
 pub mod chargeback;
 pub mod ingest;
 pub mod init;
+pub mod report;
 pub mod showback;
 pub mod sources;
 pub mod untagged;

@@ -6,5 +6,6 @@ mod chargeback;
 mod formats;
 mod hardening;
 mod ingest;
+mod report;
 mod store;
 mod util;

@@ -1,0 +1,174 @@
+//! `finops report weekly` (docs/commands/report-weekly.md).
+
+use anyhow::{Context as _, Result};
+
+use crate::cli::{ReportCommand, WeeklyArgs};
+use crate::context::Context;
+use crate::error::exit;
+use crate::money::Money;
+use crate::output::{Cell, Column, ColumnKind, Report};
+use crate::store::Store;
+use crate::weekly::{self, Weekly};
+
+pub fn run(ctx: &Context, cmd: &ReportCommand) -> Result<u8> {
+    match cmd {
+        ReportCommand::Weekly(a) => weekly_run(ctx, a),
+    }
+}
+
+const COLUMNS: [Column; 15] = [
+    Column::new("feature", "Feature", ColumnKind::Text),
+    Column::new("team", "Team", ColumnKind::Text),
+    Column::new("owner", "Owner", ColumnKind::Text),
+    Column::new("spend", "Spend", ColumnKind::Money),
+    Column::new("previous_week", "Prev. week", ColumnKind::Money),
+    Column::new("change", "Change", ColumnKind::Ratio),
+    Column::new("trend", "8 weeks", ColumnKind::Text),
+    Column::new("sessions", "Sessions", ColumnKind::Int),
+    Column::new("median_session", "Median/session", ColumnKind::Money),
+    Column::new("p95_session", "P95/session", ColumnKind::Money),
+    Column::new("anomalies", "Anomalies", ColumnKind::Int),
+    Column::new("sessions_capped", "Cap stops", ColumnKind::Int),
+    Column::new("cap_savings", "Cap saves", ColumnKind::Money),
+    Column::new("budget_status", "Budget", ColumnKind::Text),
+    Column::new("rising", "Rising", ColumnKind::Text),
+];
+
+fn weekly_run(ctx: &Context, args: &WeeklyArgs) -> Result<u8> {
+    let cal = ctx.calendar;
+    let week = match args.week {
+        Some(w) => cal.week(w),
+        None => cal.week_of(cal.today()).previous(1),
+    };
+    let store = Store::open_read(&ctx.store_dir, &|m| ctx.note(m))?;
+    let mut w = weekly::compute(&ctx.config, &store, &cal, week)?;
+    if let Some(f) = &args.feature {
+        w.lines.retain(|l| &l.feature == f);
+    }
+    if let Some(t) = &args.team {
+        w.lines.retain(|l| l.team.as_deref() == Some(t.as_str()));
+    }
+    if w.lines.is_empty() {
+        anyhow::bail!(
+            "no spend in week {week} ({} to {}){}; `finops sources` lists the periods the store holds",
+            week.start,
+            week.end(),
+            match (&args.feature, &args.team) {
+                (Some(f), _) => format!(" for feature {f:?}"),
+                (_, Some(t)) => format!(" for team {t:?}"),
+                _ => String::new(),
+            }
+        );
+    }
+    let mut r = report(&w, &week.to_string())?;
+    r.parameters
+        .insert("first_day".into(), week.start.to_string());
+    r.parameters
+        .insert("last_day".into(), week.end().to_string());
+    r.parameters
+        .insert("time_zone".into(), cal.tz.name().to_string());
+    r.title = format!(
+        "Weekly cost review {week} ({} to {})",
+        week.start,
+        week.end()
+    );
+    crate::output::emit(ctx, r)?;
+    Ok(exit::OK)
+}
+
+const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A sparkline of amounts, oldest first.
+pub fn sparkline(values: &[Money]) -> String {
+    let max = values.iter().map(|m| m.0).max().unwrap_or(0);
+    values
+        .iter()
+        .map(|m| {
+            if max <= 0 || m.0 <= 0 {
+                SPARKS[0]
+            } else {
+                SPARKS[((m.0 as f64 / max as f64) * 7.0).round() as usize]
+            }
+        })
+        .collect()
+}
+
+fn report(w: &Weekly, period: &str) -> Result<Report> {
+    let mut r = Report::new("report-weekly", "", COLUMNS.to_vec());
+    r.period = Some(period.to_string());
+    r.currency = Some(w.currency.clone());
+    r.parameters.insert("week".into(), period.to_string());
+    let cur = w.currency.as_str();
+    let m = |x: Money| Cell::money(x, cur);
+    let om = |x: Option<Money>| x.map_or(Cell::Null, m);
+    let too_large = || "the week's totals are beyond what can be held exactly".to_string();
+    let (mut spend, mut prev, mut saved) = (Money::ZERO, Money::ZERO, Money::ZERO);
+    let (mut sessions, mut anomalies, mut stopped) = (0i128, 0i128, 0i128);
+    for l in &w.lines {
+        spend.add_assign(l.spend).with_context(too_large)?;
+        prev.add_assign(l.previous).with_context(too_large)?;
+        saved.add_assign(l.capped.saved).with_context(too_large)?;
+        sessions += l.sessions as i128;
+        anomalies += l.anomalies as i128;
+        stopped += l.sessions_stopped as i128;
+        let change = l
+            .spend
+            .try_sub(l.previous)
+            .ok()
+            .and_then(|d| d.ratio_to(l.previous));
+        r.rows.push(vec![
+            Cell::text(l.feature.clone()),
+            Cell::opt_text(l.team.clone()),
+            Cell::opt_text(l.owner.clone()),
+            m(l.spend),
+            m(l.previous),
+            change.map_or(Cell::Null, Cell::Ratio),
+            Cell::text(sparkline(&l.trend)),
+            Cell::Int(l.sessions as i128),
+            om(l.median),
+            om(l.p95),
+            Cell::Int(l.anomalies as i128),
+            Cell::Int(l.sessions_stopped as i128),
+            m(l.capped.saved),
+            Cell::opt_text(l.status.map(|s| {
+                format!(
+                    "{} ({:.0}%)",
+                    s.as_str(),
+                    l.budget
+                        .and_then(|b| l.month_to_date.ratio_to(b))
+                        .unwrap_or(0.0)
+                        * 100.0
+                )
+            })),
+            Cell::text(if l.rising { "3+ weeks up" } else { "" }),
+        ]);
+    }
+    let change = spend.try_sub(prev).ok().and_then(|d| d.ratio_to(prev));
+    r.totals.push(vec![
+        Cell::text("total"),
+        Cell::Null,
+        Cell::Null,
+        m(spend),
+        m(prev),
+        change.map_or(Cell::Null, Cell::Ratio),
+        Cell::Null,
+        Cell::Int(sessions),
+        Cell::Null,
+        Cell::Null,
+        Cell::Int(anomalies),
+        Cell::Int(stopped),
+        m(saved),
+        Cell::Null,
+        Cell::Null,
+    ]);
+    if !w.insufficient.is_empty() {
+        r.notes.push(format!(
+            "insufficient history for a session baseline (under the configured days or sessions before the week): {}",
+            w.insufficient.join(", ")
+        ));
+    }
+    r.notes.push(
+        "sessions belong to the week of their first request; the cap is the feature's session_cap, else the session anomaly threshold (docs/metrics.md)".into(),
+    );
+    Ok(r)
+}
