@@ -183,6 +183,32 @@ fn local_day(t: Expr, offsets: &[(Micros, Micros)]) -> Expr {
     }
 }
 
+/// A string column's values.
+fn str_column(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
+    Ok(df
+        .column(name)?
+        .str()?
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect())
+}
+
+/// A DECIMAL column's values as amounts (nulls are zero).
+fn money_column(df: &DataFrame, name: &str) -> Result<Vec<Money>> {
+    let col = df.column(name)?.decimal()?;
+    let scale = col.scale() as u32;
+    col.physical()
+        .iter()
+        .map(|v| {
+            Money::from_decimal(v.unwrap_or(0), scale).map_err(|_| {
+                anyhow::anyhow!(
+                    "the store's amounts add up beyond what can be held exactly (the store limits the sum of all magnitudes to 10^20; see docs/store.md)"
+                )
+            })
+        })
+        .collect()
+}
+
 /// Runs a query on polars' streaming engine: the rows flow through in batches, so memory
 /// grows with the groups it returns, not with the rows it scans.
 pub fn collect(lf: LazyFrame) -> polars::prelude::PolarsResult<DataFrame> {
@@ -274,14 +300,7 @@ fn to_groups(
     cells: bool,
     by_day: bool,
 ) -> Result<Vec<Group>> {
-    let s = |name: &str| -> Result<Vec<Option<String>>> {
-        Ok(df
-            .column(name)?
-            .str()?
-            .iter()
-            .map(|v| v.map(str::to_string))
-            .collect())
-    };
+    let s = |name: &str| str_column(df, name);
     let provider = s("provider")?;
     let currency = s("currency")?;
     let category = if fields.contains(&Field::ChargeCategory) {
@@ -290,9 +309,7 @@ fn to_groups(
         vec![None; df.height()]
     };
     let tags = s("tags")?;
-    let cost = df.column("cost")?.decimal()?.clone();
-    let scale = cost.scale();
-    let cost = cost.physical().clone();
+    let cost = money_column(df, "cost")?;
     let requests = df.column("requests")?.cast(&DataType::Int128)?;
     let requests = requests.i128()?.clone();
     let tokens = df.column("tokens")?.cast(&DataType::Int128)?;
@@ -335,11 +352,7 @@ fn to_groups(
             charge_category: category[i].clone().unwrap_or_default(),
             fields: field_values,
             tags: tag_map,
-            cost: Money::from_decimal(cost.get(i).unwrap_or(0), scale as u32).map_err(|_| {
-                anyhow::anyhow!(
-                    "the store's amounts add up beyond what can be held exactly (the store limits the sum of all magnitudes to 10^20; see docs/store.md)"
-                )
-            })?,
+            cost: cost[i],
             requests: requests.get(i).unwrap_or(0),
             tokens: tokens.get(i).unwrap_or(0),
             rows: rows.get(i).unwrap_or(0),
@@ -405,23 +418,14 @@ pub fn sessions(store: &Store, span: Span, fields: &[Field]) -> Result<Sessions>
         ]),
     )
     .context("cannot read the sessions of the request logs")?;
-    let s = |name: &str| -> Result<Vec<Option<String>>> {
-        Ok(df
-            .column(name)?
-            .str()?
-            .iter()
-            .map(|v| v.map(str::to_string))
-            .collect())
-    };
+    let s = |name: &str| str_column(&df, name);
     let id = df.column("session_id")?.str()?.clone();
     let provider = df.column("provider")?.str()?.clone();
     let currency = df.column("currency")?.str()?.clone();
     let tags = df.column("tags")?.str()?.clone();
     let extra_values: Vec<Vec<Option<String>>> =
         extra.iter().map(|c| s(c)).collect::<Result<_>>()?;
-    let cost = df.column("cost")?.decimal()?.clone();
-    let scale = cost.scale();
-    let cost = cost.physical().clone();
+    let cost = money_column(&df, "cost")?;
     let first = df.column("first")?.cast(&DataType::Int64)?;
     let first = first.i64()?.clone();
     let rows = df.column("rows")?.cast(&DataType::UInt64)?;
@@ -474,9 +478,7 @@ pub fn sessions(store: &Store, span: Span, fields: &[Field]) -> Result<Sessions>
         out.sessions.push(Session {
             id: id.get(i).unwrap_or_default().to_string(),
             profile,
-            cost: Money::from_decimal(cost.get(i).unwrap_or(0), scale as u32).map_err(|_| {
-                anyhow::anyhow!("a session's cost is beyond what can be held exactly")
-            })?,
+            cost: cost[i],
             first: first.get(i).unwrap_or(0),
             requests: rows.get(i).unwrap_or(0),
         });
@@ -555,14 +557,7 @@ pub fn session_requests(
             .select(cols),
     )
     .context("cannot read the requests of the sessions")?;
-    let s = |name: &str| -> Result<Vec<Option<String>>> {
-        Ok(df
-            .column(name)?
-            .str()?
-            .iter()
-            .map(|v| v.map(str::to_string))
-            .collect())
-    };
+    let s = |name: &str| str_column(&df, name);
     let (session, record, provider, currency, tags) = (
         s("session_id")?,
         s("record_id")?,
@@ -574,17 +569,13 @@ pub fn session_requests(
         extra.iter().map(|c| s(c)).collect::<Result<_>>()?;
     let at = df.column("at")?.cast(&DataType::Int64)?;
     let at = at.i64()?.clone();
-    let cost = df.column("cost")?.decimal()?.clone();
-    let scale = cost.scale();
-    let cost = cost.physical().clone();
+    let cost = money_column(&df, "cost")?;
     (0..df.height())
         .map(|i| {
             Ok(Request {
                 session: session[i].clone().unwrap_or_default(),
                 at: at.get(i).unwrap_or(0),
-                cost: Money::from_decimal(cost.get(i).unwrap_or(0), scale as u32).map_err(
-                    |_| anyhow::anyhow!("a request's cost is beyond what can be held exactly"),
-                )?,
+                cost: cost[i],
                 record: record[i].clone().unwrap_or_default(),
                 provider: provider[i].clone().unwrap_or_default(),
                 currency: currency[i].clone().unwrap_or_default(),

@@ -104,6 +104,16 @@ impl Rules {
         })
     }
 
+    /// Where a group's money goes: the first pool that matches it, else its owner.
+    /// `fields` are the fields the group was read with.
+    pub fn class_of(&self, g: &Group, fields: &[Field]) -> Class {
+        let dims = GroupDims { g, fields };
+        match self.pools.iter().position(|m| m.matches(&dims)) {
+            Some(i) => Class::Pool(i),
+            None => Class::Owned(self.attributor.attribute(&dims)),
+        }
+    }
+
     /// The fields attribution and pools read, plus `extra`.
     pub fn fields(&self, extra: &[Field]) -> Vec<Field> {
         let mut f = self.attributor.fields();
@@ -284,13 +294,7 @@ pub fn classify(
             "{label}: amounts in {currency} add up beyond what can be held exactly; check `finops sources` for a batch with absurd totals"
         )
     };
-    let class_of = |g: &Group| {
-        let dims = GroupDims { g, fields: &fields };
-        match rules.pools.iter().position(|m| m.matches(&dims)) {
-            Some(i) => Class::Pool(i),
-            None => Class::Owned(rules.attributor.attribute(&dims)),
-        }
-    };
+    let class_of = |g: &Group| rules.class_of(g, &fields);
     // Logged cost per (provider, model, day) cell and class, for providers with a bill.
     let mut cells: Cells = BTreeMap::new();
     let mut bills = Vec::new();

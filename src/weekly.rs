@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context as _, Result};
 
-use crate::attribution::{Dims, Owner};
-use crate::config::{Config, Field};
+use crate::attribution::Owner;
+use crate::config::Config;
 use crate::metrics::{self, Capped, MEDIAN, P95};
 use crate::money::{Money, Overflow};
 use crate::org::{Org, Status};
@@ -69,17 +69,6 @@ pub struct Weekly {
     pub insufficient: Vec<String>,
 }
 
-struct ProfileDims<'a> {
-    g: &'a Group,
-    fields: &'a [Field],
-}
-
-impl Dims for ProfileDims<'_> {
-    fn field(&self, f: &Field) -> Option<&str> {
-        self.g.value(self.fields, f)
-    }
-}
-
 /// A session of one profile: (session id, profile index).
 type SessionKey = (String, u32);
 
@@ -133,14 +122,7 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, week: Week) -> Resul
     let lines_of_profiles: Vec<(String, Option<String>)> = sessions
         .profiles
         .iter()
-        .map(|g| {
-            let dims = ProfileDims { g, fields: &fields };
-            let class = match org.rules.pools.iter().position(|m| m.matches(&dims)) {
-                Some(i) => Class::Pool(i),
-                None => Class::Owned(org.rules.attributor.attribute(&dims)),
-            };
-            line_of(cfg, &class)
-        })
+        .map(|g| line_of(cfg, &org.rules.class_of(g, &fields)))
         .collect();
     let baseline_start = week.start.plus(-SESSION_BASELINE_DAYS);
     // Per line: the week's sessions (id, profile, cost) and the baseline's costs.

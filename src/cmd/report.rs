@@ -76,23 +76,6 @@ fn weekly_run(ctx: &Context, args: &WeeklyArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-
-/// A sparkline of amounts, oldest first.
-pub fn sparkline(values: &[Money]) -> String {
-    let max = values.iter().map(|m| m.0).max().unwrap_or(0);
-    values
-        .iter()
-        .map(|m| {
-            if max <= 0 || m.0 <= 0 {
-                SPARKS[0]
-            } else {
-                SPARKS[((m.0 as f64 / max as f64) * 7.0).round() as usize]
-            }
-        })
-        .collect()
-}
-
 fn report(w: &Weekly, period: &str) -> Result<Report> {
     let mut r = Report::new("report-weekly", "", COLUMNS.to_vec());
     r.period = Some(period.to_string());
@@ -123,7 +106,7 @@ fn report(w: &Weekly, period: &str) -> Result<Report> {
             m(l.spend),
             m(l.previous),
             change.map_or(Cell::Null, Cell::Ratio),
-            Cell::text(sparkline(&l.trend)),
+            Cell::text(crate::output::sparkline(&l.trend)),
             Cell::Int(l.sessions as i128),
             om(l.median),
             om(l.p95),

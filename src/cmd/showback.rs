@@ -59,23 +59,6 @@ fn by_key(
     Ok(out)
 }
 
-const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-
-/// A sparkline of amounts, oldest first.
-fn sparkline(values: &[Money]) -> String {
-    let max = values.iter().map(|m| m.0).max().unwrap_or(0);
-    values
-        .iter()
-        .map(|m| {
-            if max <= 0 || m.0 <= 0 {
-                SPARKS[0]
-            } else {
-                SPARKS[((m.0 as f64 / max as f64) * 7.0).round() as usize]
-            }
-        })
-        .collect()
-}
-
 pub fn run(ctx: &Context, args: &ShowbackArgs) -> Result<u8> {
     let month = args.month;
     let by: Vec<Dimension> = if args.by.is_empty() {
@@ -180,7 +163,7 @@ pub fn run(ctx: &Context, args: &ShowbackArgs) -> Result<u8> {
             per_request(spend, reqs),
             Cell::money(before, cur.clone()),
             change(spend, before),
-            Cell::text(sparkline(&trend)),
+            Cell::text(crate::output::sparkline(&trend)),
         ]);
         r.rows.push(row);
     }
@@ -205,7 +188,7 @@ pub fn run(ctx: &Context, args: &ShowbackArgs) -> Result<u8> {
         per_request(total, requests),
         Cell::money(total_prev, cur.clone()),
         change(total, all_prev),
-        Cell::text(sparkline(&trend)),
+        Cell::text(crate::output::sparkline(&trend)),
     ]);
     r.totals.push(totals);
     let fmt = |x: Money| x.in_minor_units(&cur);

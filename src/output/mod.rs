@@ -129,6 +129,23 @@ fn format_ratio_raw(r: f64) -> String {
     }
 }
 
+const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A sparkline of amounts, oldest first.
+pub fn sparkline(values: &[Money]) -> String {
+    let max = values.iter().map(|m| m.0).max().unwrap_or(0);
+    values
+        .iter()
+        .map(|m| {
+            if max <= 0 || m.0 <= 0 {
+                SPARKS[0]
+            } else {
+                SPARKS[((m.0 as f64 / max as f64) * 7.0).round() as usize]
+            }
+        })
+        .collect()
+}
+
 /// `1234567.50` → `1,234,567.50`.
 pub fn group_thousands(s: &str) -> String {
     let (sign, rest) = s.strip_prefix('-').map_or(("", s), |r| ("-", r));
