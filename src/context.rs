@@ -73,6 +73,17 @@ impl Context {
         let tz = tz_name.parse::<chrono_tz::Tz>().map_err(|_| {
             anyhow::anyhow!("--tz {tz_name:?} is not an IANA time zone (e.g. UTC, Europe/Berlin)")
         })?;
+        let pinned_today = match std::env::var("FINOPS_TODAY") {
+            Ok(v) if !v.trim().is_empty() => Some(
+                crate::period::Day::parse(v.trim()).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "FINOPS_TODAY {:?} is not a date; give YYYY-MM-DD (the day taken as today) or unset it",
+                        crate::error::clip(&v)
+                    )
+                })?,
+            ),
+            _ => None,
+        };
         let week_start = g
             .week_start
             .or(config.week_start)
@@ -104,7 +115,11 @@ impl Context {
             config_path,
             format,
             output,
-            calendar: Calendar { tz, week_start },
+            calendar: Calendar {
+                tz,
+                week_start,
+                pinned_today,
+            },
             quiet: g.quiet,
             progress: stderr_tty && !g.quiet && !g.no_progress,
             color,

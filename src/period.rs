@@ -232,6 +232,9 @@ impl fmt::Display for Period {
 pub struct Calendar {
     pub tz: Tz,
     pub week_start: WeekStart,
+    /// The day taken as today instead of the clock's (`FINOPS_TODAY`): to rerun a
+    /// scheduled check as of a past day, and for tests.
+    pub pinned_today: Option<Day>,
 }
 
 /// Offsets within ±26 hours of UTC: a local midnight lies within this of the UTC one.
@@ -241,6 +244,7 @@ impl Calendar {
     pub const UTC: Calendar = Calendar {
         tz: chrono_tz::UTC,
         week_start: WeekStart::Monday,
+        pinned_today: None,
     };
 
     /// The UTC offset at instant `t`, in microseconds.
@@ -323,7 +327,8 @@ impl Calendar {
 
     /// Today, in the report's time zone.
     pub fn today(&self) -> Day {
-        self.day_of(Utc::now().timestamp_micros())
+        self.pinned_today
+            .unwrap_or_else(|| self.day_of(Utc::now().timestamp_micros()))
     }
 
     /// The pieces of `span` over which the UTC offset is constant: (first instant, offset),
@@ -364,6 +369,7 @@ mod tests {
         Calendar {
             tz: tz.parse().unwrap(),
             week_start: ws,
+            pinned_today: None,
         }
     }
 

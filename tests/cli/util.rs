@@ -26,6 +26,7 @@ impl Dir {
             .env_remove("FINOPS_STORE")
             .env_remove("FINOPS_CONFIG")
             .env_remove("FINOPS_FORMAT")
+            .env_remove("FINOPS_TODAY")
             .env("NO_COLOR", "1")
             .env("TZ", "UTC");
         c
