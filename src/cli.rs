@@ -89,6 +89,9 @@ pub enum Command {
     /// The weekly cost review and the monthly summary
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Anomaly events (session, feature-day, product-week), each with its baseline,
+    /// multiplier, impact and the owner to escalate to; --check exits 1 when any
+    Anomalies(AnomaliesArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +116,25 @@ pub struct WeeklyArgs {
     /// Only the features of this team
     #[arg(long, value_name = "NAME")]
     pub team: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AnomaliesArgs {
+    /// The first day of the window, YYYY-MM-DD [default: 6 days before --until]
+    #[arg(long, value_name = "DATE", value_parser = crate::period::parse_day_arg)]
+    pub since: Option<crate::period::Day>,
+
+    /// The last day of the window, YYYY-MM-DD [default: today]
+    #[arg(long, value_name = "DATE", value_parser = crate::period::parse_day_arg)]
+    pub until: Option<crate::period::Day>,
+
+    /// Only this feature's events (product-week events are always shown)
+    #[arg(long, value_name = "NAME")]
+    pub feature: Option<String>,
+
+    /// Exit 1 when any event falls in the window (for cron and CI)
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! finops: FinOps for LLM and AI spend. See README.md and docs/.
 
 pub mod allocate;
+pub mod anomaly;
 pub mod attribution;
 pub mod cli;
 pub mod cmd;
@@ -39,5 +40,6 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Untagged(a) => cmd::untagged::run(&ctx, a),
         Command::Showback(a) => cmd::showback::run(&ctx, a),
         Command::Report(r) => cmd::report::run(&ctx, r),
+        Command::Anomalies(a) => cmd::anomalies::run(&ctx, a),
     }
 }

@@ -210,6 +210,12 @@ impl Money {
         Ok(Money(q.as_i128()))
     }
 
+    /// `self × factor` where the factor is itself an amount-scaled decimal (a multiplier,
+    /// a threshold of 0.8, an exchange rate), rounded half to even at 10⁻¹⁸.
+    pub fn times(self, factor: Money) -> Result<Money, Overflow> {
+        self.mul_ratio(factor.0, 10i128.pow(SCALE))
+    }
+
     /// self / other as a float, for display (utilisation, shares); None when other is 0.
     pub fn ratio_to(self, other: Money) -> Option<f64> {
         (other.0 != 0).then(|| self.0 as f64 / other.0 as f64)

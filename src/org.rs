@@ -148,7 +148,7 @@ impl Org {
     /// The status of a spend against a budget.
     pub fn status(&self, spend: Money, budget: Money) -> Status {
         // spend ≥ threshold × budget, exactly.
-        let reached = |t: Money| match budget.mul_ratio(t.0, 10i128.pow(crate::money::SCALE)) {
+        let reached = |t: Money| match budget.times(t) {
             Ok(limit) => spend >= limit,
             Err(_) => false,
         };

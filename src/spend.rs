@@ -11,7 +11,7 @@ use anyhow::{Context as _, Result};
 use crate::attribution::{Attributor, Dims, Matcher, Owner};
 use crate::config::{Basis, Config, Field, Method};
 use crate::model::Kind;
-use crate::money::{Money, Overflow, SCALE};
+use crate::money::{Money, Overflow};
 use crate::query::{self, Group, Needs, Select};
 use crate::store::Store;
 use crate::timeparse::Month;
@@ -83,7 +83,36 @@ impl Group {
 /// amount × rate, rounded half to even at 10⁻¹⁸; [`Overflow`] when the product leaves
 /// the range of an amount.
 pub fn convert(amount: Money, rate: Money) -> Result<Money, Overflow> {
-    amount.mul_ratio(rate.0, 10i128.pow(SCALE))
+    amount.times(rate)
+}
+
+/// `amount` in currency `from`, in the reporting currency `currency` at the rate of
+/// `[fx."month"]`; an error says which rate to add, or that the product is out of range.
+pub fn to_reporting(
+    cfg: &Config,
+    currency: &str,
+    from: &str,
+    month: Month,
+    amount: Money,
+) -> Result<Money> {
+    if from == currency {
+        return Ok(amount);
+    }
+    let rate = cfg
+        .fx
+        .get(&month.to_string())
+        .and_then(|r| r.get(from))
+        .map(|a| a.0)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{month} has amounts in {from} besides {currency}; currencies are never added together: give a rate in finops.toml, e.g. [fx.\"{month}\"] {from} = 1.08 (units of {currency} per 1 {from}), or set `currency` to report in another"
+            )
+        })?;
+    convert(amount, rate).map_err(|_| {
+        anyhow::anyhow!(
+            "{month}: {amount} {from} at the [fx.\"{month}\"] rate {rate} is beyond what can be held exactly in {currency}; check the rate (units of {currency} per 1 {from})"
+        )
+    })
 }
 
 /// The compiled attribution and pools of a config.
@@ -263,27 +292,8 @@ pub fn classify(
         currency: currency.clone(),
         ..Spend::default()
     };
-    let to_reporting = |g: &Group| -> Result<Money> {
-        if g.currency == currency {
-            Ok(g.cost)
-        } else {
-            let month = scope.month_of(g);
-            let rate = cfg
-                .fx
-                .get(&month.to_string())
-                .and_then(|r| r.get(&g.currency))
-                .map(|a| a.0)
-                .unwrap_or_default();
-            convert(g.cost, rate).map_err(|_| {
-                anyhow::anyhow!(
-                    "{month}: {} {} at the [fx.\"{month}\"] rate {rate} is beyond what can be held exactly in {currency}; check the rate (units of {currency} per 1 {})",
-                    g.cost,
-                    g.currency,
-                    g.currency
-                )
-            })
-        }
-    };
+    let to_reporting =
+        |g: &Group| to_reporting(cfg, &currency, &g.currency, scope.month_of(g), g.cost);
     // Every sum below is checked; the message says what to look at.
     let label = match scope {
         Scope::Invoice(m) => m.to_string(),

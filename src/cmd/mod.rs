@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod anomalies;
 pub mod chargeback;
 pub mod ingest;
 pub mod init;

@@ -78,6 +78,9 @@ fn weekly_run(ctx: &Context, args: &WeeklyArgs) -> Result<u8> {
 
 fn report(w: &Weekly, period: &str) -> Result<Report> {
     let mut r = Report::new("report-weekly", "", COLUMNS.to_vec());
+    // Each line is its own figure (a feature's spend as any query would print it); nothing
+    // is charged here, so lines are not forced to add up to the cent.
+    r.rounding = crate::output::Rounding::EachCell;
     r.period = Some(period.to_string());
     r.currency = Some(w.currency.clone());
     r.parameters.insert("week".into(), period.to_string());
@@ -148,6 +151,17 @@ fn report(w: &Weekly, period: &str) -> Result<Report> {
         r.notes.push(format!(
             "insufficient history for a session baseline (under the configured days or sessions before the week): {}",
             w.insufficient.join(", ")
+        ));
+    }
+    for a in &w.product_week {
+        r.notes.push(format!(
+            "product-week {}: the week's spend {} {cur} is above {}× the weekly budget {} {cur}; escalate to {} ({})",
+            a.finding.as_str(),
+            a.actual.unwrap_or_default().in_minor_units(cur),
+            a.multiplier,
+            a.baseline.unwrap_or_default().in_minor_units(cur),
+            a.escalation.to.as_deref().unwrap_or("nobody: set `executive` in finops.toml"),
+            a.escalation.role,
         ));
     }
     r.notes.push(

@@ -188,6 +188,20 @@ pub struct Report {
     pub notes: Vec<String>,
     /// For money reports: the totals the report must equal. JSON: `reconciliation`.
     pub reconciliation: Option<Reconciliation>,
+    pub rounding: Rounding,
+}
+
+/// How money cells are rounded to the currency's minor unit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Rounding {
+    /// Rows by largest remainder, so that they add up to their total to the cent: for
+    /// money that moves (chargeback, showback).
+    #[default]
+    ToTotals,
+    /// Every cell on its own (half away from zero), so that each line equals its own
+    /// exact value rounded, as an independent query would print it; the totals row may
+    /// then differ by a few cents from the sum of the printed lines.
+    EachCell,
 }
 
 /// What a money report adds up to, against the store (SPEC §4.5).
@@ -238,6 +252,7 @@ impl Report {
             totals: Vec::new(),
             notes: Vec::new(),
             reconciliation: None,
+            rounding: Rounding::ToTotals,
         }
     }
 
@@ -249,7 +264,11 @@ impl Report {
             if self.columns[c].kind != ColumnKind::Money {
                 continue;
             }
-            for t in 0..self.totals.len() {
+            let totals = match self.rounding {
+                Rounding::ToTotals => self.totals.len(),
+                Rounding::EachCell => 0,
+            };
+            for t in 0..totals {
                 let (total, currency) = match &self.totals[t][c] {
                     Cell::Money {
                         amount, currency, ..

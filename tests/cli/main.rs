@@ -1,6 +1,7 @@
 //! End-to-end tests of the `finops` binary: one integration test binary, one module per
 //! topic. Every test runs in its own temp dir with a clean environment.
 
+mod anomalies;
 mod bad_input;
 mod chargeback;
 mod formats;
