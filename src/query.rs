@@ -33,6 +33,9 @@ pub struct Group {
     /// overflow them).
     pub requests: i128,
     pub tokens: i128,
+    /// With [`Needs::tokens`]: Σ input tokens and Σ cached input tokens (a cache hit rate).
+    pub input_tokens: i128,
+    pub cached_tokens: i128,
     pub rows: u64,
     /// With [`Needs::cells`]: the model. The day (days since 1970-01-01): with
     /// [`Needs::cells`] over an invoice month the UTC day, over [`Select::Days`] the local
@@ -279,6 +282,8 @@ pub fn groups(
             } else {
                 lit(0i64).cast(DataType::Int128).alias("tokens")
             },
+            token_sum(needs.tokens, "input_tokens"),
+            token_sum(needs.tokens, "cached_input_tokens"),
         ]))
         .with_context(|| {
             format!(
@@ -290,6 +295,19 @@ pub fn groups(
         out.extend(to_groups(kind, &df, &extra, fields, needs.cells, by_day)?);
     }
     Ok(out)
+}
+
+/// Σ of a token column as a 128-bit integer (nulls count as zero), or 0 when not needed.
+fn token_sum(needed: bool, name: &str) -> Expr {
+    if needed {
+        col(name)
+            .fill_null(lit(0i64))
+            .cast(DataType::Int128)
+            .sum()
+            .alias(name)
+    } else {
+        lit(0i64).cast(DataType::Int128).alias(name)
+    }
 }
 
 fn to_groups(
@@ -314,6 +332,12 @@ fn to_groups(
     let requests = requests.i128()?.clone();
     let tokens = df.column("tokens")?.cast(&DataType::Int128)?;
     let tokens = tokens.i128()?.clone();
+    let int128 = |name: &str| -> Result<Vec<i128>> {
+        let c = df.column(name)?.cast(&DataType::Int128)?;
+        Ok(c.i128()?.iter().map(|v| v.unwrap_or(0)).collect())
+    };
+    let input_tokens = int128("input_tokens")?;
+    let cached_tokens = int128("cached_input_tokens")?;
     let rows = df
         .column("rows")?
         .cast(&polars::prelude::DataType::UInt64)?;
@@ -355,6 +379,8 @@ fn to_groups(
             cost: cost[i],
             requests: requests.get(i).unwrap_or(0),
             tokens: tokens.get(i).unwrap_or(0),
+            input_tokens: input_tokens[i],
+            cached_tokens: cached_tokens[i],
             rows: rows.get(i).unwrap_or(0),
             model: cell_model[i].clone(),
             day: cell_day[i],
@@ -466,6 +492,8 @@ pub fn sessions(store: &Store, span: Span, fields: &[Field]) -> Result<Sessions>
                     cost: Money::ZERO,
                     requests: 0,
                     tokens: 0,
+                    input_tokens: 0,
+                    cached_tokens: 0,
                     rows: 0,
                     model: None,
                     day: None,
