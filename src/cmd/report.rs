@@ -21,15 +21,15 @@ const COLUMNS: [Column; 15] = [
     Column::new("team", "Team", ColumnKind::Text),
     Column::new("owner", "Owner", ColumnKind::Text),
     Column::new("spend", "Spend", ColumnKind::Money),
-    Column::new("previous_week", "Prev. week", ColumnKind::Money),
+    Column::new("previous_week", "Prev.", ColumnKind::Money),
     Column::new("change", "Change", ColumnKind::Ratio),
-    Column::new("trend", "8 weeks", ColumnKind::Text),
+    Column::new("trend", "8 weeks", ColumnKind::Chart),
     Column::new("sessions", "Sessions", ColumnKind::Int),
-    Column::new("median_session", "Median/session", ColumnKind::Money),
-    Column::new("p95_session", "P95/session", ColumnKind::Money),
-    Column::new("anomalies", "Anomalies", ColumnKind::Int),
-    Column::new("sessions_capped", "Cap stops", ColumnKind::Int),
-    Column::new("cap_savings", "Cap saves", ColumnKind::Money),
+    Column::new("median_session", "Median", ColumnKind::Money),
+    Column::new("p95_session", "P95", ColumnKind::Money),
+    Column::new("anomalies", "Anom.", ColumnKind::Int),
+    Column::new("sessions_capped", "Capped", ColumnKind::Int),
+    Column::new("cap_savings", "Saved", ColumnKind::Money),
     Column::new("budget_status", "Budget", ColumnKind::Text),
     Column::new("rising", "Rising", ColumnKind::Text),
 ];
@@ -118,7 +118,7 @@ fn report(w: &Weekly, period: &str) -> Result<Report> {
             m(l.capped.saved),
             Cell::opt_text(l.status.map(|s| {
                 format!(
-                    "{} ({:.0}%)",
+                    "{} {:.0}%",
                     s.as_str(),
                     l.budget
                         .and_then(|b| l.month_to_date.ratio_to(b))
@@ -126,7 +126,7 @@ fn report(w: &Weekly, period: &str) -> Result<Report> {
                         * 100.0
                 )
             })),
-            Cell::text(if l.rising { "3+ weeks up" } else { "" }),
+            Cell::text(if l.rising { "yes" } else { "" }),
         ]);
     }
     let change = spend.try_sub(prev).ok().and_then(|d| d.ratio_to(prev));

@@ -28,6 +28,8 @@ pub enum ColumnKind {
     Ratio,
     /// An exact amount with more places than the currency's (cost per request).
     Decimal,
+    /// A small chart (a sparkline): never wrapped.
+    Chart,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +103,15 @@ impl Cell {
             Cell::Decimal { value, places } => {
                 money::format_scaled(value.round_to(*places), *places)
             }
+        }
+    }
+
+    /// As [`Cell::human`], money without its currency (a table whose amounts are all in
+    /// one currency names it once, in its title).
+    pub fn human_bare(&self) -> String {
+        match self {
+            Cell::Money { .. } => group_thousands(&self.raw()),
+            other => other.human(),
         }
     }
 
@@ -465,8 +476,11 @@ mod tests {
             );
         }
         // Numbers are never split across lines; the long path is wrapped, nothing is lost.
-        assert!(text.contains("1,000.00 USD"), "{text}");
-        assert!(text.contains("333.34 USD"), "{text}");
+        assert!(text.contains("1,000.00"), "{text}");
+        assert!(text.contains("333.34"), "{text}");
+        // One currency: named once, in the title, not in every cell.
+        assert!(text.contains("amounts in USD"), "{text}");
+        assert!(!text.contains("333.34 USD"), "{text}");
         let joined: String = text.split_whitespace().collect();
         assert!(joined.contains("very-long-folder-namevery-long"), "{text}");
         // Redirected (no width): as wide as the content.
@@ -474,6 +488,15 @@ mod tests {
         render(&r, Format::Table, Style::default(), &mut b).unwrap();
         let wide = String::from_utf8(b).unwrap();
         assert!(wide.lines().any(|l| l.chars().count() > 150));
+    }
+
+    #[test]
+    fn a_table_with_two_currencies_names_each_amounts_currency() {
+        let mut r = sample();
+        r.rows[1][2] = Cell::money(Money::parse("12.5").unwrap(), "EUR");
+        let t = out(&r, Format::Table);
+        assert!(t.contains("12.50 EUR") && t.contains("333.34 USD"), "{t}");
+        assert!(!t.contains("amounts in"), "{t}");
     }
 
     #[test]

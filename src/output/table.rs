@@ -49,8 +49,25 @@ pub(super) fn render(report: &Report, style: Style, w: &mut dyn Write) -> Result
             cell
         }
     }));
+    // Amounts all in the report's one currency: named once, in the title.
+    let one_currency = report.currency.as_deref().filter(|c| {
+        report
+            .rows
+            .iter()
+            .chain(&report.totals)
+            .flatten()
+            .all(|cell| match cell {
+                super::Cell::Money { currency, .. } => currency == c,
+                _ => true,
+            })
+    });
+    let has_money = report.columns.iter().any(|c| c.kind == ColumnKind::Money);
     let text = |kind: ColumnKind, cell: &super::Cell| -> String {
-        let s = cell.human();
+        let s = if one_currency.is_some() {
+            cell.human_bare()
+        } else {
+            cell.human()
+        };
         if fitted && kind == ColumnKind::Path {
             shorten_path(&s, MAX_PATH)
         } else {
@@ -78,6 +95,7 @@ pub(super) fn render(report: &Report, style: Style, w: &mut dyn Write) -> Result
             c.kind,
             ColumnKind::Int | ColumnKind::Money | ColumnKind::Ratio
         );
+        let whole = numeric || c.kind == ColumnKind::Chart;
         let content = body
             .iter()
             .map(|r| r[i].lines().map(|l| l.chars().count()).max().unwrap_or(0))
@@ -89,7 +107,7 @@ pub(super) fn render(report: &Report, style: Style, w: &mut dyn Write) -> Result
             .map(|w| w.chars().count())
             .max()
             .unwrap_or(0);
-        let low = if numeric {
+        let low = if whole {
             content
         } else {
             content.min(MIN_TEXT)
@@ -139,7 +157,10 @@ pub(super) fn render(report: &Report, style: Style, w: &mut dyn Write) -> Result
             None => writeln!(w, "{text}"),
         }
     };
-    line(w, &report.title)?;
+    match one_currency {
+        Some(c) if has_money => line(w, &format!("{} · amounts in {c}", report.title))?,
+        _ => line(w, &report.title)?,
+    }
     writeln!(w, "{t}")?;
     if report.rows.is_empty() {
         writeln!(w, "(no rows)")?;

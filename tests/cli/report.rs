@@ -70,7 +70,7 @@ fn five_metrics_of_a_utc_week() {
     assert_eq!(f1["sessions_capped"], 1);
     assert_eq!(f1["cap_savings"].to_string(), "0.25");
     // November to date (through the 8th): 3.05 of 10.
-    assert_eq!(f1["budget_status"], "under (30%)");
+    assert_eq!(f1["budget_status"], "under 30%");
     assert_eq!(v["totals"][0]["spend"].to_string(), "3.05");
     assert_eq!(v["period"], "2026-W45");
 }
