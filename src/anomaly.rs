@@ -7,7 +7,8 @@
 //! [`History`] reads what the rules need once (daily money per line, the sessions); the
 //! weekly report and `finops anomalies` both detect from it.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use anyhow::{Context as _, Result};
@@ -98,7 +99,8 @@ pub struct SessionCost {
     /// The local day of its first request.
     pub day: Day,
     pub cost: Money,
-    /// Index into [`History::sessions`]' source list (its id and profile).
+    /// Index into [`History::source`]'s sessions: its id (and the profile of its first
+    /// rows; a session's rows on one line may span several profiles).
     pub index: usize,
 }
 
@@ -118,6 +120,8 @@ pub struct History {
     pub source: query::Sessions,
     /// The fields the session profiles were read with.
     pub fields: Vec<crate::config::Field>,
+    /// The line of each session profile.
+    pub profile_line: Vec<Line>,
 }
 
 impl History {
@@ -162,28 +166,58 @@ impl History {
         let fields = org.rules.fields(&[]);
         let scan = cal.span(first.plus(-1), last.plus(1));
         let source = query::sessions(store, scan, &fields)?;
-        let lines: Vec<Line> = source
+        // A session is its rows that attribute to one line: the profiles (provider,
+        // currency, tags...) of a session that fall on the same line are one session.
+        let mut line_ids: HashMap<Line, u32> = HashMap::new();
+        let profile_line: Vec<u32> = source
             .profiles
             .iter()
-            .map(|g| Line::of(cfg, &org.rules.class_of(g, &fields)))
+            .map(|g| {
+                let line = Line::of(cfg, &org.rules.class_of(g, &fields));
+                let n = line_ids.len() as u32;
+                *line_ids.entry(line).or_insert(n)
+            })
             .collect();
-        let mut sessions: BTreeMap<Line, Vec<SessionCost>> = BTreeMap::new();
+        let mut lines: Vec<Line> = vec![Line::default(); line_ids.len()];
+        for (l, i) in line_ids {
+            lines[i as usize] = l;
+        }
+        let mut merged: HashMap<(u32, &str), (Day, Money, usize)> = HashMap::new();
         for (index, s) in source.sessions.iter().enumerate() {
             let day = cal.day_of(s.first);
+            let p = &source.profiles[s.profile as usize];
+            let cost = spend::to_reporting(cfg, &currency, &p.currency, day.month(), s.cost)?;
+            match merged.entry((profile_line[s.profile as usize], s.id.as_str())) {
+                Entry::Occupied(mut e) => {
+                    let (d, c, i) = e.get_mut();
+                    c.add_assign(cost).with_context(too_large)?;
+                    if day < *d {
+                        (*d, *i) = (day, index);
+                    }
+                }
+                Entry::Vacant(e) => {
+                    e.insert((day, cost, index));
+                }
+            }
+        }
+        let mut sessions: BTreeMap<Line, Vec<SessionCost>> = BTreeMap::new();
+        for ((line, _), (day, cost, index)) in merged {
             if day < first || day > last {
                 continue;
             }
-            let p = &source.profiles[s.profile as usize];
-            let cost = spend::to_reporting(cfg, &currency, &p.currency, day.month(), s.cost)?;
             sessions
-                .entry(lines[s.profile as usize].clone())
+                .entry(lines[line as usize].clone())
                 .or_default()
                 .push(SessionCost { day, cost, index });
         }
         for list in sessions.values_mut() {
-            list.sort_by_key(|s| s.day);
+            list.sort_by_key(|s| (s.day, s.index));
         }
         Ok(History {
+            profile_line: profile_line
+                .iter()
+                .map(|&i| lines[i as usize].clone())
+                .collect(),
             currency,
             first,
             last,

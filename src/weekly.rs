@@ -58,8 +58,8 @@ pub struct Weekly {
     pub product_week: Vec<Anomaly>,
 }
 
-/// A session of one profile: (session id, profile index).
-type SessionKey = (String, u32);
+/// A session of a line: (session id, line).
+type SessionKey = (String, Line);
 
 pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, week: Week) -> Result<Weekly> {
     let org = Org::new(cfg)?;
@@ -147,7 +147,7 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, week: Week) -> Resul
         .collect();
     // The breaker, over the requests of the sessions that reach their line's cap.
     let caps: BTreeMap<Line, Money> = to_cap.into_iter().collect();
-    let mut candidates: BTreeMap<SessionKey, (Line, Money)> = BTreeMap::new();
+    let mut candidates: BTreeMap<SessionKey, Money> = BTreeMap::new();
     for (line, list) in &history.sessions {
         let Some(cap) = caps.get(line) else { continue };
         for sc in list
@@ -155,7 +155,7 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, week: Week) -> Resul
             .filter(|s| s.day >= week.start && s.day <= week.end() && s.cost >= *cap)
         {
             let s = &history.source.sessions[sc.index];
-            candidates.insert((s.id.clone(), s.profile), (line.clone(), *cap));
+            candidates.insert((s.id.clone(), line.clone()), *cap);
         }
     }
     let ids: Vec<String> = candidates
@@ -172,7 +172,10 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, week: Week) -> Resul
         let Some(&profile) = sessions.keys.get(&r.profile_key()) else {
             continue;
         };
-        let key = (r.session.clone(), profile);
+        let key = (
+            r.session.clone(),
+            history.profile_line[profile as usize].clone(),
+        );
         if !candidates.contains_key(&key) {
             continue;
         }
@@ -185,7 +188,8 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, week: Week) -> Resul
             .push((r.at, r.record, cost));
     }
     for (key, mut reqs) in by_session {
-        let (line, cap) = &candidates[&key];
+        let cap = &candidates[&key];
+        let line = &key.1;
         reqs.sort();
         let costs: Vec<Money> = reqs.iter().map(|r| r.2).collect();
         let c = metrics::cap_session(&costs, *cap).with_context(too_large)?;

@@ -4,6 +4,7 @@
 mod anomalies;
 mod bad_input;
 mod chargeback;
+mod demo;
 mod formats;
 mod hardening;
 mod ingest;

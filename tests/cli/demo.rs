@@ -1,0 +1,170 @@
+//! The weekly demo (fixtures/weekly-demo): seven weeks of request logs whose answers were
+//! computed independently, by DuckDB SQL (expected.sql) and re-checked in plain Python
+//! (check.py). finops must print the same, to the cent, in UTC and in Los Angeles.
+
+use std::collections::BTreeMap;
+
+use crate::util::{fixture, json, Dir};
+
+fn setup() -> Dir {
+    let d = Dir::new();
+    d.write(
+        "finops.toml",
+        std::fs::read(fixture("weekly-demo/finops.toml")).unwrap(),
+    );
+    d.ingest(fixture("weekly-demo/requests.csv"));
+    d
+}
+
+/// The rows of an expected CSV.
+fn expected(name: &str) -> Vec<BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(fixture(&format!("weekly-demo/expected/{name}"))).unwrap();
+    r.deserialize().map(|row| row.unwrap()).collect()
+}
+
+/// `finops --format csv ARGS`, its rows by column name.
+fn csv_rows(d: &Dir, args: &[&str]) -> Vec<BTreeMap<String, String>> {
+    let out = d
+        .finops()
+        .args(["--format", "csv"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().unwrap() <= 1,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut r = csv::Reader::from_reader(&out.stdout[..]);
+    r.deserialize().map(|row| row.unwrap()).collect()
+}
+
+const TIME_ZONES: [&str; 2] = ["UTC", "America/Los_Angeles"];
+
+#[test]
+fn every_week_matches_the_independent_computation_in_two_time_zones() {
+    let d = setup();
+    let expect = expected("weekly.csv");
+    let mut compared = 0;
+    for tz in TIME_ZONES {
+        for w in 41..=47 {
+            let week = format!("2026-W{w}");
+            let mut got = csv_rows(&d, &["--tz", tz, "report", "weekly", "--week", &week]);
+            // The CSV's last row is the totals row.
+            assert_eq!(got.pop().unwrap()["feature"], "total");
+            let want: Vec<_> = expect
+                .iter()
+                .filter(|e| e["tz"] == tz && e["week"] == week)
+                .collect();
+            assert_eq!(got.len(), want.len(), "{tz} {week}: {got:#?}");
+            for e in want {
+                let g = got
+                    .iter()
+                    .find(|g| g["feature"] == e["feature"])
+                    .unwrap_or_else(|| panic!("{tz} {week}: no line {}", e["feature"]));
+                for k in [
+                    "team",
+                    "owner",
+                    "spend",
+                    "previous_week",
+                    "sessions",
+                    "median_session",
+                    "p95_session",
+                    "anomalies",
+                    "sessions_capped",
+                    "cap_savings",
+                ] {
+                    assert_eq!(g[k], e[k], "{tz} {week} {} {k}", e["feature"]);
+                    compared += 1;
+                }
+            }
+        }
+    }
+    // 2 time zones × (5 weeks × 4 features + 2 weeks × 5) × 10 columns.
+    assert_eq!(compared, 600);
+}
+
+#[test]
+fn the_anomalies_are_the_injected_ones_with_their_baselines() {
+    let d = setup();
+    let expect = expected("anomaly_events.csv");
+    for tz in TIME_ZONES {
+        let got: Vec<_> = csv_rows(
+            &d,
+            &[
+                "--tz",
+                tz,
+                "anomalies",
+                "--since",
+                "2026-10-05",
+                "--until",
+                "2026-11-22",
+            ],
+        )
+        .into_iter()
+        .filter(|r| r["finding"] != "insufficient history")
+        .collect();
+        let mut want: Vec<_> = expect.iter().filter(|e| e["tz"] == tz).collect();
+        want.sort_by_key(|e| e["date"].clone());
+        assert_eq!(got.len(), want.len(), "{tz}: {got:#?}");
+        for (g, e) in got.iter().zip(want) {
+            let pairs = [
+                ("day", "date"),
+                ("level", "level"),
+                ("finding", "kind"),
+                ("feature", "feature"),
+                ("team", "team"),
+                ("session", "session_id"),
+                ("actual", "actual"),
+                ("baseline", "baseline"),
+                ("threshold", "threshold"),
+                ("impact", "impact"),
+                ("owner", "owner"),
+            ];
+            for (gk, ek) in pairs {
+                assert_eq!(g[gk], e[ek], "{tz} {} {gk}", e["date"]);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_steady_week_passes_and_the_last_week_fails_the_check() {
+    let d = setup();
+    // W45 is steady (fixtures/weekly-demo/README.md): no event, exit 0.
+    d.finops()
+        .args([
+            "anomalies",
+            "--check",
+            "--since",
+            "2026-11-02",
+            "--until",
+            "2026-11-08",
+        ])
+        .assert()
+        .code(0);
+    // W47 holds the runaway session, the spike and the product-week breach; research-agent
+    // is listed as insufficient history for its sessions.
+    let out = d
+        .finops()
+        .env("FINOPS_TODAY", "2026-11-22")
+        .args(["--format", "json", "anomalies", "--check"])
+        .assert()
+        .code(1);
+    let v = json(&out.get_output().stdout);
+    let rows = v["rows"].as_array().unwrap();
+    let levels: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["level"].as_str().unwrap(), r["finding"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        levels,
+        [
+            ("session", "insufficient history"),
+            ("product-week", "event"),
+            ("session", "event"),
+            ("feature-day", "event"),
+        ]
+    );
+    assert_eq!(rows[0]["feature"], "research-agent");
+}
