@@ -521,9 +521,8 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, month: Month) -> Res
     let forecasts = out.lines.iter().any(|l| l.forecast.is_some());
     if forecasts && first_spend.is_none_or(|d| d > window_first) {
         out.notes.push(format!(
-            "the store has no spend before {}: the forecast's 7-day mean ({} to {}) counts the days before it as zero",
-            first_spend.map_or("the forecast day".to_string(), |d| d.to_string()),
-            window_first,
+            "the store has no spend from {window_first} to {}: the forecast's 7-day mean ({window_first} to {}) counts those days as zero; if the data starts later, the forecast is low",
+            first_spend.map_or(as_of, |d| d.plus(-1)),
             forecast_day.plus(-1)
         ));
     }

@@ -127,6 +127,10 @@ pub struct Policy {
 
 type Key = (Option<String>, Option<String>, String, Reason);
 
+/// Logged cost of billed providers' request logs: (provider, day, class) → (model, owner)
+/// → cost in 10⁻¹⁸ units of the reporting currency.
+type LogCells = BTreeMap<(String, Day, ClassKey), BTreeMap<(String, Owner), i128>>;
+
 #[derive(Default)]
 struct Acc {
     spend: Money,
@@ -195,8 +199,7 @@ pub fn compute(
         .map(|i| (i.group.provider.clone(), day_of(&i.group).month()))
         .collect();
     // (provider, day, class) → (model, owner) → logged cost.
-    let mut cells: BTreeMap<(String, Day, ClassKey), BTreeMap<(String, Owner), i128>> =
-        BTreeMap::new();
+    let mut cells: LogCells = BTreeMap::new();
     if !spend.usage_superseded.is_empty() {
         let logs = query::groups(
             store,

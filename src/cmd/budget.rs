@@ -123,6 +123,7 @@ fn report(b: &Budgets, check: bool, forecast_counts: bool) -> Result<Report> {
     r.parameters.insert("as_of".into(), b.as_of.to_string());
     r.parameters
         .insert("forecast_day".into(), b.forecast_day.to_string());
+    let mut shown = Vec::new();
     for l in &b.lines {
         let breach = l.breach(forecast_counts);
         if check && breach.is_none() {
@@ -133,6 +134,7 @@ fn report(b: &Budgets, check: bool, forecast_counts: bool) -> Result<Report> {
             row.push(Cell::opt_text(breach.map(|x| x.to_string())));
         }
         r.rows.push(row);
+        shown.push(l);
     }
     r.notes.push(
         "team spend is all money attributed to the team (its features' and its own); shared pools are not allocated here (chargeback charges them)".into(),
@@ -148,7 +150,7 @@ fn report(b: &Budgets, check: bool, forecast_counts: bool) -> Result<Report> {
             b.as_of
         )
     });
-    for l in &b.lines {
+    for l in shown {
         if let (Some(after), Period::Days(_, until)) = (l.spend_after_end, l.period) {
             if after != Money::ZERO {
                 r.notes.push(format!(
