@@ -48,7 +48,7 @@ pub fn sum(series: &Series, first: Day, last: Day) -> Result<Money, Overflow> {
     if first > last {
         return Ok(Money::ZERO);
     }
-    Money::try_sum(series.range(first..=last).map(|(_, m)| *m))
+    crate::anomaly::sum_days(series, first, last)
 }
 
 /// What a budget's spend is known to be on a day, and its projection to the period's end
@@ -406,7 +406,7 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, month: Month) -> Res
             let owner = org.feature_escalation(Some(name), None).to;
             Some((Scope::Feature, name, f.team.clone(), owner, b))
         }));
-    for (scope, name, team, owner, budget) in monthly.collect::<Vec<_>>() {
+    for (scope, name, team, owner, budget) in monthly {
         let series = match scope {
             Scope::Team => teams.get(name),
             _ => features.get(name),

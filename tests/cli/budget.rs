@@ -310,6 +310,31 @@ fn experiments_count_their_days_and_flag_spend_after_the_end() {
 }
 
 #[test]
+fn an_experiment_without_a_start_counts_from_the_first_data() {
+    // "open" on trial until 2026-11-11, budget 12: from the store's first day with spend
+    // (2026-10-01, team p's): trial's 2 a day on 6–11 November = 12: 100%, halt, crossed on
+    // the 11th (cumulative 2, 4, ..., 12). After its end: the 12th's 2.
+    let d = setup(&format!(
+        "{CONFIG}\n[[experiment]]\nname = \"open\"\nfeature = \"trial\"\nbudget = 12\nuntil = \"2026-11-11\"\n"
+    ));
+    let v = run(&d, &["status"], 0);
+    let o = row(&v, "experiment", "open");
+    assert_eq!(o["period"], "2026-10-01..2026-11-11");
+    assert_eq!(
+        short(o),
+        [
+            "12.00",
+            "1",
+            "halt",
+            "2026-11-10",
+            "2026-11-11",
+            "2026-11-11"
+        ]
+    );
+    assert_eq!(o["spend_after_end"].to_string(), "2.00");
+}
+
+#[test]
 fn a_past_month_shows_the_whole_month_and_the_forecast_error() {
     let d = setup(CONFIG);
     let v = run(&d, &["status", "--month", "2026-10"], 0);
