@@ -12,7 +12,9 @@
 //! - team p (budget 310) through feature pf (daily 12): October, 10 a day on 1–15 and 12 a
 //!   day on 16–31: 150 + 192 = 342.
 
-use crate::util::{json, stderr, Dir};
+use std::collections::BTreeMap;
+
+use crate::util::{fixture, json, stderr, Dir};
 
 const CONFIG: &str = r#"
 executive = "cfo@example.com"
@@ -576,4 +578,102 @@ fn every_format_prints_the_same_report() {
         assert!(out.contains("161"), "{format}: {out}");
         assert!(out.contains("2026-11-22"), "{format}: {out}");
     }
+}
+
+/// The weekly demo (fixtures/weekly-demo), whose budgets were computed independently by
+/// DuckDB SQL and re-checked in Python: `finops --format csv ARGS` as of 2026-11-23 (its
+/// README: November 1–22 complete, nothing yet on the 23rd), rows by column name.
+pub fn demo_rows(d: &Dir, args: &[&str], code: i32) -> Vec<BTreeMap<String, String>> {
+    let a = d
+        .finops()
+        .env("FINOPS_TODAY", "2026-11-23")
+        .args(["--format", "csv"])
+        .args(args)
+        .assert()
+        .code(code);
+    let mut r = csv::Reader::from_reader(&a.get_output().stdout[..]);
+    r.deserialize().map(|row| row.unwrap()).collect()
+}
+
+pub fn demo() -> Dir {
+    let d = Dir::new();
+    d.write(
+        "finops.toml",
+        std::fs::read(fixture("weekly-demo/finops.toml")).unwrap(),
+    );
+    d.ingest(fixture("weekly-demo/requests.csv"));
+    d
+}
+
+/// The rows of one of the demo's expected CSVs.
+pub fn demo_expected(name: &str) -> Vec<BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(fixture(&format!("weekly-demo/expected/{name}"))).unwrap();
+    r.deserialize().map(|row| row.unwrap()).collect()
+}
+
+#[test]
+fn the_weekly_demo_matches_the_independent_budgets_and_experiment() {
+    let d = demo();
+    let got = demo_rows(&d, &["budget", "status"], 0);
+    // Its lines with a budget; forecast = 1–22 + (16–22) / 7 × 8 days (23–30), as ours
+    // with nothing spent yet today.
+    let want: Vec<_> = demo_expected("budget.csv")
+        .into_iter()
+        .filter(|e| !e["budget"].is_empty())
+        .collect();
+    let monthly: Vec<_> = got
+        .iter()
+        .filter(|g| g["scope"] == "team" || g["scope"] == "feature")
+        .collect();
+    assert_eq!(monthly.len(), want.len(), "{got:#?}");
+    for e in &want {
+        let g = monthly
+            .iter()
+            .find(|g| g["scope"] == e["scope"] && g["name"] == e["name"])
+            .unwrap_or_else(|| panic!("no {} {}", e["scope"], e["name"]));
+        for (ours, theirs) in [
+            ("team", "team"),
+            ("owner", "owner"),
+            ("budget", "budget"),
+            ("month_to_date", "month_to_date"),
+            ("utilisation", "utilisation"),
+            ("status", "status"),
+            ("forecast", "forecast_month_end"),
+            ("forecast_utilisation", "forecast_utilisation"),
+            ("forecast_status", "forecast_status"),
+            ("alert_on", "alert_day"),
+            ("fallback_on", "fallback_day"),
+            ("halt_on", "halt_day"),
+        ] {
+            assert_eq!(g[ours], e[theirs], "{} {} {ours}", e["scope"], e["name"]);
+        }
+    }
+    for e in demo_expected("experiments.csv") {
+        let g = got
+            .iter()
+            .find(|g| g["scope"] == "experiment" && g["name"] == e["name"])
+            .unwrap();
+        assert_eq!(g["period"], format!("{}..{}", e["start"], e["until"]));
+        assert_eq!(g["budget"], e["budget"]);
+        assert_eq!(g["month_to_date"], e["spend"]);
+        assert_eq!(g["utilisation"], e["utilisation"]);
+        assert_eq!(g["spend_after_end"], e["spend_after_until"]);
+    }
+    // on_forecast = true there: every monthly line crossed, actually or by forecast.
+    let check = demo_rows(&d, &["budget", "check"], 1);
+    let crossed: Vec<(&str, &str)> = check
+        .iter()
+        .map(|r| (r["name"].as_str(), r["crossed"].as_str()))
+        .collect();
+    assert_eq!(
+        crossed,
+        [
+            ("growth", "halt"),
+            ("search", "alert; forecast halt on 2026-11-26"),
+            ("support", "forecast halt on 2026-11-30"),
+            ("ai-search", "forecast halt on 2026-11-30"),
+            ("campaign-writer", "halt"),
+            ("support-bot", "fallback; forecast halt on 2026-11-23"),
+        ]
+    );
 }

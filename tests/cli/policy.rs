@@ -327,3 +327,40 @@ fn a_bill_split_by_request_logs_is_checked_by_the_logs_models() {
         "{notes}"
     );
 }
+
+#[test]
+fn the_weekly_demo_matches_the_independent_policy_answer() {
+    // fixtures/weekly-demo: November 1–22, computed by DuckDB SQL and re-checked in Python.
+    let d = crate::budget::demo();
+    let mut got = crate::budget::demo_rows(&d, &["policy", "check"], 1);
+    let total = got.pop().unwrap();
+    let want = crate::budget::demo_expected("policy.csv");
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    for (g, e) in got.iter().zip(&want) {
+        for k in [
+            "team",
+            "feature",
+            "model",
+            "spend",
+            "requests",
+            "first_day",
+            "last_day",
+            "reason",
+        ] {
+            assert_eq!(g[k], e[k], "{} {k}", e["model"]);
+        }
+    }
+    // 258.82 + 6.47; 1,132 + 118 requests.
+    assert_eq!(total["team"], "total");
+    assert_eq!(total["spend"], "265.29");
+    assert_eq!(total["requests"], "1250");
+    // Not findings: the approved Opus days (11-01..11-12) and ai-search's gpt-4o.
+    let approved = crate::budget::demo_expected("premium_november.csv");
+    for e in approved.iter().filter(|e| e["approved"] == "true") {
+        assert!(
+            !got.iter()
+                .any(|g| g["feature"] == e["feature"] && g["first_day"] <= e["last_day"]),
+            "{e:?} is approved"
+        );
+    }
+}
