@@ -20,15 +20,16 @@ pub trait Dims {
     fn field(&self, f: &Field) -> Option<&str>;
 }
 
-/// A glob (`*`, `?`), or a plain string compared as it is.
+/// A glob (`*`, `?`), or a plain string compared as it is (rule conditions, premium
+/// models, approvals).
 #[derive(Debug, Clone)]
-enum Pattern {
+pub enum Pattern {
     Exact(String),
     Glob(WildMatch),
 }
 
 impl Pattern {
-    fn new(p: &str) -> Pattern {
+    pub fn new(p: &str) -> Pattern {
         if p.contains(['*', '?']) {
             Pattern::Glob(WildMatch::new(p))
         } else {
@@ -36,7 +37,7 @@ impl Pattern {
         }
     }
 
-    fn matches(&self, v: &str) -> bool {
+    pub fn matches(&self, v: &str) -> bool {
         match self {
             Pattern::Exact(s) => s == v,
             Pattern::Glob(g) => g.matches(v),

@@ -92,6 +92,44 @@ pub enum Command {
     /// Anomaly events (session, feature-day, product-week), each with its baseline,
     /// multiplier, impact and the owner to escalate to; --check exits 1 when any
     Anomalies(AnomaliesArgs),
+    /// Budgets of teams, features and experiments: month to date, utilisation, status,
+    /// forecast and the day each threshold is crossed
+    #[command(subcommand)]
+    Budget(BudgetCommand),
+    /// Model-tier governance: spend on premium models outside an approval
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BudgetCommand {
+    /// Every budget: month to date, utilisation, status and action, forecast, and the day
+    /// each threshold is crossed (actual or projected)
+    Status(BudgetArgs),
+    /// The budgets that crossed a threshold (or whose forecast does, with `[alerts]
+    /// on_forecast = true`); exits 1 when any
+    Check(BudgetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BudgetArgs {
+    /// The month, YYYY-MM, in the report's time zone [default: the current month]
+    #[arg(long, value_name = "YYYY-MM", value_parser = crate::period::parse_month_arg)]
+    pub month: Option<Month>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Spend on `[models] premium` models by teams and features without a valid
+    /// `[[approval]]`; exits 1 when any
+    Check(PolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// The month, YYYY-MM, in the report's time zone [default: the current month]
+    #[arg(long, value_name = "YYYY-MM", value_parser = crate::period::parse_month_arg)]
+    pub month: Option<Month>,
 }
 
 #[derive(Debug, Subcommand)]

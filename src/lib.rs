@@ -3,6 +3,7 @@
 pub mod allocate;
 pub mod anomaly;
 pub mod attribution;
+pub mod budget;
 pub mod cli;
 pub mod cmd;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod money;
 pub mod org;
 pub mod output;
 pub mod period;
+pub mod policy;
 pub mod pricing;
 pub mod query;
 pub mod source;
@@ -41,5 +43,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Showback(a) => cmd::showback::run(&ctx, a),
         Command::Report(r) => cmd::report::run(&ctx, r),
         Command::Anomalies(a) => cmd::anomalies::run(&ctx, a),
+        Command::Budget(b) => cmd::budget::run(&ctx, b),
+        Command::Policy(p) => cmd::policy::run(&ctx, p),
     }
 }

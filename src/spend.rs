@@ -143,6 +143,12 @@ impl Rules {
         }
     }
 
+    /// Who a group belongs to by attribution alone, whether or not a pool takes its money
+    /// (model governance asks who used a model, not who pays for it).
+    pub fn owner_of(&self, g: &Group, fields: &[Field]) -> Owner {
+        self.attributor.attribute(&GroupDims { g, fields })
+    }
+
     /// The fields attribution and pools read, plus `extra`.
     pub fn fields(&self, extra: &[Field]) -> Vec<Field> {
         let mut f = self.attributor.fields();
@@ -402,7 +408,7 @@ pub enum ClassKey {
 }
 
 impl ClassKey {
-    fn of(c: &Class) -> ClassKey {
+    pub fn of(c: &Class) -> ClassKey {
         match c {
             Class::Pool(i) => ClassKey::Pool(*i),
             Class::Owned(o) => ClassKey::Owned(o.clone()),

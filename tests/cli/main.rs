@@ -3,11 +3,13 @@
 
 mod anomalies;
 mod bad_input;
+mod budget;
 mod chargeback;
 mod demo;
 mod formats;
 mod hardening;
 mod ingest;
+mod policy;
 mod report;
 mod store;
 mod util;
