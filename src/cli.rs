@@ -138,6 +138,17 @@ pub enum ReportCommand {
     /// per-session cap would have stopped and what it would have saved; the change against
     /// the previous week, budget status and cost owner
     Weekly(WeeklyArgs),
+    /// The executive summary of a month: total, budget remaining, forecast, spend by team,
+    /// model, provider and day, anomalies, cache hit rate, premium share, unit costs,
+    /// cost-to-value
+    Monthly(MonthlyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MonthlyArgs {
+    /// The month, YYYY-MM [default: the current month, to date]
+    #[arg(long, value_name = "YYYY-MM", value_parser = crate::period::parse_month_arg)]
+    pub month: Option<Month>,
 }
 
 #[derive(Debug, Args)]

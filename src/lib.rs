@@ -13,6 +13,7 @@ pub mod json;
 pub mod metrics;
 pub mod model;
 pub mod money;
+pub mod monthly;
 pub mod org;
 pub mod output;
 pub mod period;

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::model::Kind;
 use crate::money::Money;
 use crate::org::Org;
-use crate::period::{month_days, Calendar, Day, Select as _};
+use crate::period::{month_days, Calendar, Day};
 use crate::query::{self, Needs, Select};
 use crate::spend::{self, Class};
 use crate::store::Store;
@@ -95,7 +95,16 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, month: Month) -> Res
     let today = cal.today();
     // The month's days, and the 7 days before today for the forecast.
     let read_from = first.min(today.plus(-budget::MEAN_DAYS));
-    let s = spend::load_days(cfg, &org.rules, store, cal, read_from, through, &[], Needs::default())?;
+    let s = spend::load_days(
+        cfg,
+        &org.rules,
+        store,
+        cal,
+        read_from,
+        through,
+        &[],
+        Needs::default(),
+    )?;
     let currency = s.currency.clone();
     let premium_rules = crate::policy::Rules::new(cfg);
     let mut series = Series::new();
@@ -133,7 +142,10 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, month: Month) -> Res
         total.add_assign(item.amount).with_context(too_large)?;
         add(&mut teams, team, item.amount)?;
         let model = item.group.model.clone().filter(|m| !m.is_empty());
-        if model.as_deref().is_some_and(|m| premium_rules.is_premium(m)) {
+        if model
+            .as_deref()
+            .is_some_and(|m| premium_rules.is_premium(m))
+        {
             premium.add_assign(item.amount).with_context(too_large)?;
         }
         add(
@@ -160,7 +172,12 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, month: Month) -> Res
     let names: BTreeSet<String> = teams
         .keys()
         .cloned()
-        .chain(org.teams.iter().filter(|(_, t)| t.budget.is_some()).map(|(n, _)| n.clone()))
+        .chain(
+            org.teams
+                .iter()
+                .filter(|(_, t)| t.budget.is_some())
+                .map(|(n, _)| n.clone()),
+        )
         .collect();
     for name in names {
         let empty = Series::new();
@@ -205,7 +222,8 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, month: Month) -> Res
         .filter(|g| g.kind == Kind::Usage)
         .map(|g| g.provider.as_str())
         .collect();
-    let (mut requests, mut tokens, mut input_tokens, mut cached_tokens) = (0i128, 0i128, 0i128, 0i128);
+    let (mut requests, mut tokens, mut input_tokens, mut cached_tokens) =
+        (0i128, 0i128, 0i128, 0i128);
     for g in counts
         .iter()
         .filter(|g| g.kind == Kind::Usage || !logged.contains(g.provider.as_str()))
@@ -235,7 +253,10 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, month: Month) -> Res
         models: ranked(models),
         providers: ranked(providers),
         features,
-        days: series.range(first..=through).map(|(d, m)| (*d, *m)).collect(),
+        days: series
+            .range(first..=through)
+            .map(|(d, m)| (*d, *m))
+            .collect(),
         anomalies,
         requests,
         tokens,

@@ -2,10 +2,11 @@
 
 use anyhow::{Context as _, Result};
 
-use crate::cli::{ReportCommand, WeeklyArgs};
+use crate::cli::{MonthlyArgs, ReportCommand, WeeklyArgs};
 use crate::context::Context;
 use crate::error::exit;
 use crate::money::Money;
+use crate::monthly::{self, Monthly};
 use crate::output::{Cell, Column, ColumnKind, Report};
 use crate::store::Store;
 use crate::weekly::{self, Weekly};
@@ -13,7 +14,208 @@ use crate::weekly::{self, Weekly};
 pub fn run(ctx: &Context, cmd: &ReportCommand) -> Result<u8> {
     match cmd {
         ReportCommand::Weekly(a) => weekly_run(ctx, a),
+        ReportCommand::Monthly(a) => monthly_run(ctx, a),
     }
+}
+
+const MONTHLY_COLUMNS: [Column; 10] = [
+    Column::new("section", "Section", ColumnKind::Text),
+    Column::new("item", "Item", ColumnKind::Text),
+    Column::new("spend", "Spend", ColumnKind::Money),
+    Column::new("share", "Share", ColumnKind::Ratio),
+    Column::new("budget", "Budget", ColumnKind::Money),
+    Column::new("utilisation", "Used", ColumnKind::Ratio),
+    Column::new("value", "Value", ColumnKind::Money),
+    Column::new("count", "Count", ColumnKind::Int),
+    Column::new("rate", "Rate", ColumnKind::Ratio),
+    Column::new("unit_cost", "Unit cost", ColumnKind::Decimal),
+];
+
+fn monthly_run(ctx: &Context, args: &MonthlyArgs) -> Result<u8> {
+    let cal = ctx.calendar;
+    let month = args.month.unwrap_or_else(|| cal.today().month());
+    let store = Store::open_read(&ctx.store_dir, &|m| ctx.note(m))?;
+    let m = monthly::compute(&ctx.config, &store, &cal, month)?;
+    let mut r = monthly_report(&m)?;
+    r.title = format!("Monthly summary {month} (through {})", m.through);
+    r.parameters.insert("month".into(), month.to_string());
+    r.parameters.insert("through".into(), m.through.to_string());
+    r.parameters
+        .insert("time_zone".into(), cal.tz.name().to_string());
+    crate::output::emit(ctx, r)?;
+    Ok(exit::OK)
+}
+
+fn monthly_report(m: &Monthly) -> Result<Report> {
+    let mut r = Report::new("report-monthly", "", MONTHLY_COLUMNS.to_vec());
+    r.rounding = crate::output::Rounding::EachCell;
+    r.period = Some(m.month.to_string());
+    r.currency = Some(m.currency.clone());
+    let cur = m.currency.as_str();
+    let money = |x: Money| Cell::money(x, cur);
+    let share = |x: Money| x.ratio_to(m.total).map_or(Cell::Null, Cell::Ratio);
+    // One row: section, item, then the cells that apply (by column key).
+    let row = |section: &str, item: String, cells: &[(&str, Cell)]| -> Vec<Cell> {
+        let mut v = vec![Cell::text(section), Cell::text(item)];
+        for c in &MONTHLY_COLUMNS[2..] {
+            v.push(
+                cells
+                    .iter()
+                    .find(|(k, _)| *k == c.key)
+                    .map_or(Cell::Null, |(_, cell)| cell.clone()),
+            );
+        }
+        v
+    };
+    let used = |x: Money, b: Option<Money>| {
+        b.and_then(|b| x.ratio_to(b))
+            .map_or(Cell::Null, Cell::Ratio)
+    };
+    let budget = |b: Option<Money>| b.map_or(Cell::Null, money);
+    let s = "summary";
+    r.rows.push(row(
+        s,
+        "total".into(),
+        &[
+            ("spend", money(m.total)),
+            ("budget", budget(m.budget)),
+            ("utilisation", used(m.total, m.budget)),
+        ],
+    ));
+    if let Some(b) = m.budget {
+        let left = b
+            .try_sub(m.total)
+            .context("the budget remaining is beyond what can be held exactly")?;
+        r.rows.push(row(
+            s,
+            "budget remaining".into(),
+            &[("spend", money(left)), ("budget", money(b))],
+        ));
+    }
+    r.rows.push(row(
+        s,
+        "forecast month-end".into(),
+        &[
+            ("spend", money(m.forecast)),
+            ("budget", budget(m.budget)),
+            ("utilisation", used(m.forecast, m.budget)),
+        ],
+    ));
+    r.rows.push(row(
+        s,
+        "anomaly events".into(),
+        &[("count", Cell::Int(m.anomalies as i128))],
+    ));
+    r.rows.push(row(
+        s,
+        "daily trend".into(),
+        &[("count", Cell::Int(m.days.len() as i128))],
+    ));
+    if let Some(last) = r.rows.last_mut() {
+        let values: Vec<Money> = m.days.iter().map(|(_, x)| *x).collect();
+        last[1] = Cell::text(format!("daily trend {}", crate::output::sparkline(&values)));
+    }
+    let rate = |a: i128, b: i128| {
+        if b > 0 {
+            Cell::Ratio(a as f64 / b as f64)
+        } else {
+            Cell::Null
+        }
+    };
+    r.rows.push(row(
+        s,
+        "cache hit rate".into(),
+        &[
+            ("count", Cell::Int(m.cached_tokens)),
+            ("rate", rate(m.cached_tokens, m.input_tokens)),
+        ],
+    ));
+    r.rows.push(row(
+        s,
+        "premium-model share".into(),
+        &[("spend", money(m.premium)), ("share", share(m.premium))],
+    ));
+    if let Some(top) = m.features.first() {
+        r.rows.push(row(
+            s,
+            format!("top feature: {}", top.name),
+            &[("spend", money(top.spend)), ("share", share(top.spend))],
+        ));
+    }
+    let unit = |per: i128, scale: i128, places: u32| -> Cell {
+        if per <= 0 {
+            return Cell::Null;
+        }
+        m.total
+            .mul_ratio(scale, per)
+            .map_or(Cell::Null, |value| Cell::Decimal { value, places })
+    };
+    r.rows.push(row(
+        s,
+        "cost per request".into(),
+        &[
+            ("count", Cell::Int(m.requests)),
+            ("unit_cost", unit(m.requests, 1, 6)),
+        ],
+    ));
+    r.rows.push(row(
+        s,
+        "cost per 1M tokens".into(),
+        &[
+            ("count", Cell::Int(m.tokens)),
+            ("unit_cost", unit(m.tokens, 1_000_000, 4)),
+        ],
+    ));
+    for t in &m.teams {
+        r.rows.push(row(
+            "team",
+            t.name.clone(),
+            &[
+                ("spend", money(t.spend)),
+                ("share", share(t.spend)),
+                ("budget", budget(t.budget)),
+                ("utilisation", used(t.spend, t.budget)),
+            ],
+        ));
+    }
+    for (section, list) in [
+        ("model", &m.models),
+        ("provider", &m.providers),
+        ("feature", &m.features),
+    ] {
+        for x in list {
+            r.rows.push(row(
+                section,
+                x.name.clone(),
+                &[("spend", money(x.spend)), ("share", share(x.spend))],
+            ));
+        }
+    }
+    for v in &m.values {
+        r.rows.push(row(
+            "value",
+            v.feature.clone(),
+            &[
+                ("spend", money(v.spend)),
+                ("value", money(v.value)),
+                (
+                    "rate",
+                    v.spend.ratio_to(v.value).map_or(Cell::Null, Cell::Ratio),
+                ),
+            ],
+        ));
+    }
+    for (d, x) in &m.days {
+        r.rows.push(row(
+            "day",
+            d.to_string(),
+            &[("spend", money(*x)), ("share", share(*x))],
+        ));
+    }
+    r.notes.push(
+        "money by local day of the report's time zone, as budgets see it (chargeback is the invoice view); cache hit rate = cached input tokens / input tokens; requests and tokens from the request logs (bill rows where a provider has none); value: cost-to-value = spend / monthly_value".into(),
+    );
+    Ok(r)
 }
 
 const COLUMNS: [Column; 15] = [

@@ -168,3 +168,81 @@ fn the_steady_week_passes_and_the_last_week_fails_the_check() {
     );
     assert_eq!(rows[0]["feature"], "research-agent");
 }
+
+#[test]
+fn the_monthly_summary_matches_the_independent_october() {
+    let d = setup();
+    let out = d
+        .finops()
+        .env("FINOPS_TODAY", "2026-11-23")
+        .args([
+            "--format", "json", "report", "monthly", "--month", "2026-10",
+        ])
+        .assert()
+        .success();
+    let v = json(&out.get_output().stdout);
+    let rows = v["rows"].as_array().unwrap();
+    let find = |section: &str, item: &str| {
+        rows.iter()
+            .find(|r| r["section"] == section && r["item"].as_str().unwrap().starts_with(item))
+            .unwrap_or_else(|| panic!("no {section} {item}"))
+            .clone()
+    };
+    // expected/october.csv: total 535.94, cache hit rate 156,479,918 / 224,456,019 =
+    // 0.697152, premium 483.37 (0.901904), ai-search's cost-to-value 255.68 / 9000.
+    let e = expected("october.csv");
+    let total = e.iter().find(|r| r["scope"] == "total").unwrap();
+    assert_eq!(
+        find("summary", "total")["spend"].to_string(),
+        total["spend"]
+    );
+    assert_eq!(
+        find("summary", "cache hit rate")["rate"].to_string(),
+        total["cache_hit_rate"]
+    );
+    let premium = find("summary", "premium-model share");
+    assert_eq!(premium["spend"].to_string(), total["premium_spend"]);
+    assert_eq!(premium["share"].to_string(), total["premium_share"]);
+    assert_eq!(
+        find("summary", "cost per request")["count"].to_string(),
+        total["requests"]
+    );
+    for t in e.iter().filter(|r| r["scope"] == "team") {
+        assert_eq!(find("team", &t["name"])["spend"].to_string(), t["spend"]);
+    }
+    let value = find("value", "ai-search");
+    assert_eq!(value["rate"].to_string(), "0.028409");
+    // A past month: its forecast is its total; budget 540 − 535.94 = 4.06 left.
+    assert_eq!(
+        find("summary", "forecast month-end")["spend"].to_string(),
+        "535.94"
+    );
+    assert_eq!(
+        find("summary", "budget remaining")["spend"].to_string(),
+        "4.06"
+    );
+    // October's days: 5 to 31 (the data starts on the 5th).
+    assert_eq!(rows.iter().filter(|r| r["section"] == "day").count(), 27);
+    assert_eq!(find("summary", "anomaly events")["count"], 0);
+    // November to date (through the 23rd): the eight events of W46 and W47, and the
+    // forecast as the sum of the teams' (expected/budget.csv, exact: 642.1011427143 +
+    // 320.2938680000 + 77.4840764286 = 1039.8790871429).
+    let out = d
+        .finops()
+        .env("FINOPS_TODAY", "2026-11-23")
+        .args(["--format", "json", "report", "monthly"])
+        .assert()
+        .success();
+    let v = json(&out.get_output().stdout);
+    assert_eq!(v["period"], "2026-11");
+    let rows = v["rows"].as_array().unwrap();
+    let get = |item: &str| {
+        rows.iter()
+            .find(|r| r["item"] == item)
+            .unwrap_or_else(|| panic!("no {item}"))
+            .clone()
+    };
+    assert_eq!(get("anomaly events")["count"], 8);
+    assert_eq!(get("forecast month-end")["spend"].to_string(), "1039.88");
+    assert_eq!(get("total")["spend"].to_string(), "674.25");
+}
