@@ -89,6 +89,9 @@ pub enum Command {
     /// The weekly cost review and the monthly summary
     #[command(subcommand)]
     Report(ReportCommand),
+    /// What a per-session cap would have done: per feature, sessions cut, requests
+    /// refused, money avoided and its share of spend
+    Simulate(SimulateArgs),
     /// Anomaly events (session, feature-day, product-week), each with its baseline,
     /// multiplier, impact and the owner to escalate to; --check exits 1 when any
     Anomalies(AnomaliesArgs),
@@ -165,6 +168,46 @@ pub struct WeeklyArgs {
     /// Only the features of this team
     #[arg(long, value_name = "NAME")]
     pub team: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The cap: the most a session may spend before its next request is refused, in the
+    /// reporting currency (e.g. 2.50)
+    #[arg(long, value_name = "AMOUNT", value_parser = parse_cap)]
+    pub session_cap: crate::money::Money,
+
+    /// Only this feature
+    #[arg(long, value_name = "NAME")]
+    pub feature: Option<String>,
+
+    /// A month, YYYY-MM [default: the current month, to date]
+    #[arg(long, value_name = "YYYY-MM", value_parser = crate::period::parse_month_arg,
+          conflicts_with = "week")]
+    pub month: Option<Month>,
+
+    /// A week instead: an ISO week (2026-W45) or any date in it
+    #[arg(long, value_name = "WEEK")]
+    pub week: Option<crate::period::WeekArg>,
+
+    /// List the requests the cap would have refused instead of the per-feature table
+    #[arg(long)]
+    pub requests: bool,
+}
+
+/// A positive amount for `--session-cap`.
+fn parse_cap(s: &str) -> Result<crate::money::Money, String> {
+    match crate::money::Money::parse(s) {
+        Ok(m) if m > crate::money::Money::ZERO => Ok(m),
+        Ok(_) => Err(format!(
+            "{} is not a positive amount: a cap of zero or less would refuse every request; give e.g. 2.50",
+            crate::error::quote(s)
+        )),
+        Err(_) => Err(format!(
+            "{} is not an amount: write a decimal number in the reporting currency, e.g. 2.50",
+            crate::error::quote(s)
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 pub mod allocate;
 pub mod anomaly;
 pub mod attribution;
+pub mod breaker;
 pub mod budget;
 pub mod cli;
 pub mod cmd;
@@ -20,6 +21,7 @@ pub mod period;
 pub mod policy;
 pub mod pricing;
 pub mod query;
+pub mod simulate;
 pub mod source;
 pub mod spend;
 pub mod store;
@@ -44,6 +46,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Showback(a) => cmd::showback::run(&ctx, a),
         Command::Report(r) => cmd::report::run(&ctx, r),
         Command::Anomalies(a) => cmd::anomalies::run(&ctx, a),
+        Command::Simulate(a) => cmd::simulate::run(&ctx, a),
         Command::Budget(b) => cmd::budget::run(&ctx, b),
         Command::Policy(p) => cmd::policy::run(&ctx, p),
     }

@@ -8,13 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context as _, Result};
 
 use crate::anomaly::{self, sum_days, Anomaly, Baseline, History, Level, Line};
+use crate::breaker;
 use crate::config::Config;
 use crate::metrics::{self, Capped, MEDIAN, P95};
 use crate::money::Money;
 use crate::org::{Org, Status};
 use crate::period::{Calendar, Week};
-use crate::query;
-use crate::spend;
 use crate::store::Store;
 
 /// Weeks in the trend, the report's week included.
@@ -57,9 +56,6 @@ pub struct Weekly {
     /// The week's product-week event, if any.
     pub product_week: Vec<Anomaly>,
 }
-
-/// A session of a line: (session id, line).
-type SessionKey = (String, Line);
 
 pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, week: Week) -> Result<Weekly> {
     let org = Org::new(cfg)?;
@@ -147,60 +143,26 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, week: Week) -> Resul
         .collect();
     // The breaker, over the requests of the sessions that reach their line's cap.
     let caps: BTreeMap<Line, Money> = to_cap.into_iter().collect();
-    let mut candidates: BTreeMap<SessionKey, Money> = BTreeMap::new();
-    for (line, list) in &history.sessions {
-        let Some(cap) = caps.get(line) else { continue };
-        for sc in list
-            .iter()
-            .filter(|s| s.day >= week.start && s.day <= week.end() && s.cost >= *cap)
-        {
-            let s = &history.source.sessions[sc.index];
-            candidates.insert((s.id.clone(), line.clone()), *cap);
-        }
-    }
-    let ids: Vec<String> = candidates
-        .keys()
-        .map(|(id, _)| id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let scan = cal.span(week.start.plus(-1), week.end().plus(1));
-    let requests = query::session_requests(store, scan, &ids, &history.fields)?;
-    let sessions = &history.source;
-    let mut by_session: BTreeMap<SessionKey, Vec<(i64, String, Money)>> = BTreeMap::new();
-    for r in requests {
-        let Some(&profile) = sessions.keys.get(&r.profile_key()) else {
-            continue;
-        };
-        let key = (
-            r.session.clone(),
-            history.profile_line[profile as usize].clone(),
-        );
-        if !candidates.contains_key(&key) {
-            continue;
-        }
-        let p = &sessions.profiles[profile as usize];
-        let day = cal.day_of(r.at);
-        let cost = spend::to_reporting(cfg, &currency, &p.currency, day.month(), r.cost)?;
-        by_session
-            .entry(key)
-            .or_default()
-            .push((r.at, r.record, cost));
-    }
-    for (key, mut reqs) in by_session {
-        let cap = &candidates[&key];
-        let line = &key.1;
-        reqs.sort();
-        let costs: Vec<Money> = reqs.iter().map(|r| r.2).collect();
-        let c = metrics::cap_session(&costs, *cap).with_context(too_large)?;
-        if let Some(fw) = out.lines.iter_mut().find(|f| &f.line == line) {
-            if c.stopped() {
+    let candidates =
+        breaker::candidates(&history, week.start, week.end(), |l| caps.get(l).copied());
+    let outcomes = breaker::apply(
+        cfg,
+        store,
+        cal,
+        &history,
+        week.start,
+        week.end(),
+        &candidates,
+    )?;
+    for ((_, line), o) in outcomes {
+        if let Some(fw) = out.lines.iter_mut().find(|f| f.line == line) {
+            if o.capped.stopped() {
                 fw.sessions_stopped += 1;
             }
-            fw.capped.refused += c.refused;
+            fw.capped.refused += o.capped.refused;
             fw.capped
                 .saved
-                .add_assign(c.saved)
+                .add_assign(o.capped.saved)
                 .with_context(too_large)?;
         }
     }

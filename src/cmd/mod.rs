@@ -8,5 +8,6 @@ pub mod init;
 pub mod policy;
 pub mod report;
 pub mod showback;
+pub mod simulate;
 pub mod sources;
 pub mod untagged;

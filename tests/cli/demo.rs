@@ -246,3 +246,30 @@ fn the_monthly_summary_matches_the_independent_october() {
     assert_eq!(get("forecast month-end")["spend"].to_string(), "1039.88");
     assert_eq!(get("total")["spend"].to_string(), "674.25");
 }
+
+#[test]
+fn simulate_agrees_with_the_independent_cap_of_the_weekly_report() {
+    let d = setup();
+    // expected/weekly.csv, UTC 2026-W47, ai-search (session_cap 2.00): 1 session capped,
+    // 6.31 saved; the same cap given to `simulate` must cut the same.
+    let e = expected("weekly.csv");
+    let want = e
+        .iter()
+        .find(|r| r["tz"] == "UTC" && r["week"] == "2026-W47" && r["feature"] == "ai-search")
+        .unwrap();
+    let got = csv_rows(
+        &d,
+        &[
+            "simulate",
+            "--session-cap",
+            &want["cap"],
+            "--week",
+            "2026-W47",
+            "--feature",
+            "ai-search",
+        ],
+    );
+    assert_eq!(got[0]["sessions_cut"], want["sessions_capped"]);
+    assert_eq!(got[0]["saved"], want["cap_savings"]);
+    assert_eq!(got[0]["sessions"], want["sessions"]);
+}

@@ -11,5 +11,6 @@ mod hardening;
 mod ingest;
 mod policy;
 mod report;
+mod simulate;
 mod store;
 mod util;
