@@ -99,8 +99,7 @@ pub struct SessionCost {
     /// The local day of its first request.
     pub day: Day,
     pub cost: Money,
-    /// Index into [`History::source`]'s sessions: its id (and the profile of its first
-    /// rows; a session's rows on one line may span several profiles).
+    /// Index into [`History::rows`]: its id.
     pub index: usize,
 }
 
@@ -116,24 +115,26 @@ pub struct History {
     pub data_start: Option<Day>,
     /// Per line, its sessions by first day.
     pub sessions: BTreeMap<Line, Vec<SessionCost>>,
-    /// The sessions as read (ids, profiles), indexed by [`SessionCost::index`].
-    pub source: query::Sessions,
-    /// The fields the session profiles were read with.
-    pub fields: Vec<crate::config::Field>,
-    /// The line of each session profile.
-    pub profile_line: Vec<Line>,
+    /// The sessions as read (per id and bucket), indexed by [`SessionCost::index`].
+    pub rows: Vec<query::SessionRow>,
+    /// The attribution profiles of the sessions' rows, and the bucket of each.
+    pub profiles: query::Profiles,
+    pub bucket: Vec<u32>,
+    /// The line and the currency of each bucket.
+    pub buckets: Vec<(Line, String)>,
 }
 
 impl History {
-    /// Reads the days `first..=last` in the calendar's time zone.
+    /// Reads the money of the days `w.from..=w.to` in the calendar's time zone, and the
+    /// sessions that started in `w.sessions_from..=w.to`.
     pub fn load(
         cfg: &Config,
         org: &Org,
         store: &Store,
         cal: &Calendar,
-        first: Day,
-        last: Day,
+        w: Window,
     ) -> Result<History> {
+        let (first, last) = (w.from, w.to);
         let too_large = || {
             format!("{first} to {last}: amounts add up beyond what can be held exactly; check `finops sources` for a batch with absurd totals")
         };
@@ -164,30 +165,39 @@ impl History {
         // Sessions, with a day's margin each side for sessions that started just before
         // (a session is assumed to last under a day; docs/metrics.md).
         let fields = org.rules.fields(&[]);
-        let scan = cal.span(first.plus(-1), last.plus(1));
-        let source = query::sessions(store, scan, &fields)?;
-        // A session is its rows that attribute to one line: the profiles (provider,
-        // currency, tags...) of a session that fall on the same line are one session.
+        let scan = cal.span(w.sessions_from.plus(-1), last.plus(1));
+        let profiles = query::session_profiles(store, scan, &fields)?;
+        // A session is its rows that attribute to one line: rows of several profiles
+        // (provider, tags...) on the same line are one session. Profiles go to buckets by
+        // line and currency; a session's buckets of one line are added up here.
         let mut line_ids: HashMap<Line, u32> = HashMap::new();
-        let profile_line: Vec<u32> = source
-            .profiles
+        let mut bucket_ids: HashMap<(u32, String), u32> = HashMap::new();
+        let mut buckets: Vec<(Line, String)> = Vec::new();
+        let mut bucket_line: Vec<u32> = Vec::new();
+        let bucket: Vec<u32> = profiles
+            .groups
             .iter()
             .map(|g| {
                 let line = Line::of(cfg, &org.rules.class_of(g, &fields));
                 let n = line_ids.len() as u32;
-                *line_ids.entry(line).or_insert(n)
+                let lid = *line_ids.entry(line.clone()).or_insert(n);
+                let n = bucket_ids.len() as u32;
+                *bucket_ids
+                    .entry((lid, g.currency.clone()))
+                    .or_insert_with(|| {
+                        buckets.push((line, g.currency.clone()));
+                        bucket_line.push(lid);
+                        n
+                    })
             })
             .collect();
-        let mut lines: Vec<Line> = vec![Line::default(); line_ids.len()];
-        for (l, i) in line_ids {
-            lines[i as usize] = l;
-        }
+        let rows = query::session_costs(store, scan, &profiles, &bucket)?;
         let mut merged: HashMap<(u32, &str), (Day, Money, usize)> = HashMap::new();
-        for (index, s) in source.sessions.iter().enumerate() {
+        for (index, s) in rows.iter().enumerate() {
             let day = cal.day_of(s.first);
-            let p = &source.profiles[s.profile as usize];
-            let cost = spend::to_reporting(cfg, &currency, &p.currency, day.month(), s.cost)?;
-            match merged.entry((profile_line[s.profile as usize], s.id.as_str())) {
+            let b = s.bucket as usize;
+            let cost = spend::to_reporting(cfg, &currency, &buckets[b].1, day.month(), s.cost)?;
+            match merged.entry((bucket_line[b], s.id.as_str())) {
                 Entry::Occupied(mut e) => {
                     let (d, c, i) = e.get_mut();
                     c.add_assign(cost).with_context(too_large)?;
@@ -200,9 +210,13 @@ impl History {
                 }
             }
         }
+        let mut lines: Vec<Line> = vec![Line::default(); line_ids.len()];
+        for (l, i) in line_ids {
+            lines[i as usize] = l;
+        }
         let mut sessions: BTreeMap<Line, Vec<SessionCost>> = BTreeMap::new();
         for ((line, _), (day, cost, index)) in merged {
-            if day < first || day > last {
+            if day < w.sessions_from || day > last {
                 continue;
             }
             sessions
@@ -214,18 +228,16 @@ impl History {
             list.sort_by_key(|s| (s.day, s.index));
         }
         Ok(History {
-            profile_line: profile_line
-                .iter()
-                .map(|&i| lines[i as usize].clone())
-                .collect(),
             currency,
             first,
             last,
             daily,
             data_start,
             sessions,
-            source,
-            fields,
+            rows,
+            profiles,
+            bucket,
+            buckets,
         })
     }
 
@@ -305,7 +317,7 @@ impl History {
 
     /// The session id of a session.
     pub fn session_id(&self, s: &SessionCost) -> &str {
-        &self.source.sessions[s.index].id
+        &self.rows[s.index].id
     }
 }
 
@@ -601,14 +613,34 @@ pub fn detect(
     Ok(out)
 }
 
-/// The days a [`History`] must cover to detect anomalies in `first..=last`: the session
+/// What a [`History`] reads: money of the days `from..=to`, sessions that started in
+/// `sessions_from..=to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from: Day,
+    pub to: Day,
+    pub sessions_from: Day,
+}
+
+impl Window {
+    /// Money and sessions of the same days.
+    pub fn days(from: Day, to: Day) -> Window {
+        Window {
+            from,
+            to,
+            sessions_from: from,
+        }
+    }
+}
+
+/// What a [`History`] must read to detect anomalies in `first..=last`: the session
 /// baseline before the first day's week, the daily baseline before the first day, and the
 /// weeks of the window whole.
-pub fn window(cal: &Calendar, first: Day, last: Day) -> (Day, Day) {
-    let from = cal
-        .week_of(first)
-        .start
-        .plus(-SESSION_BASELINE_DAYS)
-        .min(first.plus(-DAILY_BASELINE_DAYS));
-    (from, cal.week_of(last).end().max(last))
+pub fn window(cal: &Calendar, first: Day, last: Day) -> Window {
+    let sessions_from = cal.week_of(first).start.plus(-SESSION_BASELINE_DAYS);
+    Window {
+        from: sessions_from.min(first.plus(-DAILY_BASELINE_DAYS)),
+        to: cal.week_of(last).end().max(last),
+        sessions_from,
+    }
 }

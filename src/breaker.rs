@@ -77,23 +77,16 @@ pub fn apply(
         .into_iter()
         .collect();
     let scan = cal.span(first.plus(-1), last.plus(1));
-    let requests = query::session_requests(store, scan, &ids, &history.fields)?;
-    let sessions = &history.source;
+    let requests = query::session_requests(store, scan, &ids, &history.profiles, &history.bucket)?;
     let mut by_session: BTreeMap<SessionKey, Vec<Refused>> = BTreeMap::new();
     for r in requests {
-        let Some(&profile) = sessions.keys.get(&r.profile_key()) else {
-            continue;
-        };
-        let key = (
-            r.session.clone(),
-            history.profile_line[profile as usize].clone(),
-        );
+        let (line, currency) = &history.buckets[r.bucket as usize];
+        let key = (r.session, line.clone());
         if !candidates.contains_key(&key) {
             continue;
         }
-        let p = &sessions.profiles[profile as usize];
         let day = cal.day_of(r.at);
-        let cost = spend::to_reporting(cfg, &history.currency, &p.currency, day.month(), r.cost)?;
+        let cost = spend::to_reporting(cfg, &history.currency, currency, day.month(), r.cost)?;
         by_session.entry(key).or_default().push(Refused {
             at: r.at,
             record: r.record,

@@ -234,8 +234,7 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, month: Month) -> Res
         cached_tokens = cached_tokens.saturating_add(g.cached_tokens);
     }
     // Anomalies of the month's days so far.
-    let (from, to) = anomaly::window(cal, first, through);
-    let history = History::load(cfg, &org, store, cal, from, to)?;
+    let history = History::load(cfg, &org, store, cal, anomaly::window(cal, first, through))?;
     let anomalies = anomaly::detect(&history, &org, cal, first, through)?
         .iter()
         .filter(|a| a.finding.is_event())

@@ -389,171 +389,195 @@ fn to_groups(
     Ok(out)
 }
 
-/// Sessions: usage rows with a session id, grouped by session and by everything
-/// attribution reads (a session whose rows attribute differently is one session per
-/// profile).
+/// The distinct attribution profiles of usage rows with a session id: what a session's rows
+/// are attributed by (provider, currency, tags, the columns of `fields`).
 #[derive(Debug, Clone, Default)]
-pub struct Sessions {
-    /// Distinct (provider, currency, fields, tags) combinations, as groups without money.
-    pub profiles: Vec<Group>,
-    pub sessions: Vec<Session>,
-    /// Profile of each (provider, currency, tags text, field values...) key.
-    pub keys: std::collections::HashMap<Vec<Option<String>>, u32>,
+pub struct Profiles {
+    /// As groups without money (to attribute them).
+    pub groups: Vec<Group>,
+    /// The raw key columns of each: provider, currency, tags text, then the extra columns.
+    keys: Vec<Vec<Option<String>>>,
+    extra: Vec<&'static str>,
 }
 
+/// A session's rows of one bucket (see [`session_costs`]).
 #[derive(Debug, Clone)]
-pub struct Session {
+pub struct SessionRow {
     pub id: String,
-    /// Index into [`Sessions::profiles`].
-    pub profile: u32,
-    /// Σ cost of its rows, in the profile's currency.
+    pub bucket: u32,
+    /// Σ cost of its rows (in the bucket's currency).
     pub cost: Money,
     /// Its first request.
     pub first: Micros,
-    pub requests: u64,
 }
 
-/// The sessions with rows in `span` (UTC), with cost, first request and request count over
-/// those rows.
-pub fn sessions(store: &Store, span: Span, fields: &[Field]) -> Result<Sessions> {
-    let extra = extra_columns(fields);
+/// Usage rows with a session id in `span`.
+fn session_rows(store: &Store, span: Span) -> Result<Option<LazyFrame>> {
     let t = || col("charge_start").cast(DataType::Int64);
-    let months = span.utc_months();
-    let Some(lf) = scan(store, Kind::Usage, Some(&months))? else {
-        return Ok(Sessions::default());
-    };
-    let mut keys = vec![
-        col("session_id"),
-        col("provider"),
-        col("currency"),
-        col("tags"),
-    ];
+    Ok(
+        scan(store, Kind::Usage, Some(&span.utc_months()))?.map(|lf| {
+            lf.filter(
+                col("session_id")
+                    .is_not_null()
+                    .and(t().gt_eq(lit(span.start)))
+                    .and(t().lt(lit(span.end))),
+            )
+        }),
+    )
+}
+
+fn profile_columns(extra: &[&'static str]) -> Vec<Expr> {
+    let mut keys = vec![col("provider"), col("currency"), col("tags")];
     keys.extend(extra.iter().map(|c| col(*c)));
+    keys
+}
+
+/// The profiles of the sessions in `span`.
+pub fn session_profiles(store: &Store, span: Span, fields: &[Field]) -> Result<Profiles> {
+    let extra = extra_columns(fields);
+    let Some(lf) = session_rows(store, span)? else {
+        return Ok(Profiles {
+            extra,
+            ..Profiles::default()
+        });
+    };
     let df = collect(
-        lf.filter(
-            col("session_id")
-                .is_not_null()
-                .and(t().gt_eq(lit(span.start)))
-                .and(t().lt(lit(span.end))),
-        )
-        .group_by(keys)
-        .agg([
-            col("cost").sum().alias("cost"),
-            t().min().alias("first"),
-            len().alias("rows"),
-        ]),
+        lf.group_by(profile_columns(&extra))
+            .agg([len().alias("rows")]),
     )
     .context("cannot read the sessions of the request logs")?;
-    let s = |name: &str| str_column(&df, name);
+    let mut names = vec!["provider", "currency", "tags"];
+    names.extend(extra.iter().copied());
+    let columns: Vec<Vec<Option<String>>> = names
+        .iter()
+        .map(|c| str_column(&df, c))
+        .collect::<Result<_>>()?;
+    let mut out = Profiles {
+        extra: extra.clone(),
+        ..Profiles::default()
+    };
+    for i in 0..df.height() {
+        let key: Vec<Option<String>> = columns.iter().map(|c| c[i].clone()).collect();
+        let tags = match &key[2] {
+            Some(t) => crate::model::parse_tags_object(t).map_err(|e| anyhow::anyhow!(e))?,
+            None => BTreeMap::new(),
+        };
+        let field_values = fields
+            .iter()
+            .map(|f| {
+                column_name(f)
+                    .and_then(|c| extra.iter().position(|e| *e == c))
+                    .and_then(|j| key[3 + j].clone())
+            })
+            .collect();
+        out.groups.push(Group {
+            kind: Kind::Usage,
+            provider: key[0].clone().unwrap_or_default(),
+            currency: key[1].clone().unwrap_or_default(),
+            charge_category: String::new(),
+            fields: field_values,
+            tags,
+            cost: Money::ZERO,
+            requests: 0,
+            tokens: 0,
+            input_tokens: 0,
+            cached_tokens: 0,
+            rows: 0,
+            model: None,
+            day: None,
+        });
+        out.keys.push(key);
+    }
+    Ok(out)
+}
+
+/// The rows of `lf` joined to the bucket of their profile: a small table (one row per
+/// profile) that the rows probe as they stream by.
+fn with_bucket(lf: LazyFrame, profiles: &Profiles, bucket: &[u32]) -> Result<LazyFrame> {
+    let mut names = vec!["provider", "currency", "tags"];
+    names.extend(profiles.extra.iter().copied());
+    let mut columns: Vec<polars::prelude::Column> = names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let values: Vec<Option<&str>> = profiles.keys.iter().map(|k| k[j].as_deref()).collect();
+            polars::prelude::Column::new((*name).into(), values)
+        })
+        .collect();
+    columns.push(polars::prelude::Column::new(
+        "bucket".into(),
+        bucket.to_vec(),
+    ));
+    let table = DataFrame::new(profiles.keys.len(), columns)?.lazy();
+    let mut args = polars::prelude::JoinArgs::new(polars::prelude::JoinType::Inner);
+    args.nulls_equal = true;
+    args.build_side = Some(polars::prelude::JoinBuildSide::ForceRight);
+    let on = profile_columns(&profiles.extra);
+    Ok(lf.join(table, on.clone(), on, args))
+}
+
+/// The sessions with rows in `span`: per session id and *bucket* (`bucket[i]` is the
+/// bucket of profile `i`; a caller puts the profiles of one line and currency in one
+/// bucket), the cost and the first request of its rows there. Only the id and a number per
+/// row are grouped, so memory grows with the sessions, not with their tags.
+pub fn session_costs(
+    store: &Store,
+    span: Span,
+    profiles: &Profiles,
+    bucket: &[u32],
+) -> Result<Vec<SessionRow>> {
+    let Some(lf) = session_rows(store, span)? else {
+        return Ok(Vec::new());
+    };
+    if profiles.keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let t = || col("charge_start").cast(DataType::Int64);
+    let df = collect(
+        with_bucket(lf, profiles, bucket)?
+            .group_by([col("session_id"), col("bucket")])
+            .agg([col("cost").sum().alias("cost"), t().min().alias("first")]),
+    )
+    .context("cannot read the sessions of the request logs")?;
     let id = df.column("session_id")?.str()?.clone();
-    let provider = df.column("provider")?.str()?.clone();
-    let currency = df.column("currency")?.str()?.clone();
-    let tags = df.column("tags")?.str()?.clone();
-    let extra_values: Vec<Vec<Option<String>>> =
-        extra.iter().map(|c| s(c)).collect::<Result<_>>()?;
+    let b = df.column("bucket")?.u32()?.clone();
     let cost = money_column(&df, "cost")?;
     let first = df.column("first")?.cast(&DataType::Int64)?;
     let first = first.i64()?.clone();
-    let rows = df.column("rows")?.cast(&DataType::UInt64)?;
-    let rows = rows.u64()?.clone();
-    let mut out = Sessions::default();
-    out.sessions.reserve(df.height());
-    for i in 0..df.height() {
-        let mut key: Vec<Option<String>> = vec![
-            provider.get(i).map(str::to_string),
-            currency.get(i).map(str::to_string),
-            tags.get(i).map(str::to_string),
-        ];
-        key.extend(extra_values.iter().map(|v| v[i].clone()));
-        let profile = match out.keys.get(&key) {
-            Some(p) => *p,
-            None => {
-                let tag_map = match tags.get(i) {
-                    Some(t) => {
-                        crate::model::parse_tags_object(t).map_err(|e| anyhow::anyhow!(e))?
-                    }
-                    None => BTreeMap::new(),
-                };
-                let field_values = fields
-                    .iter()
-                    .map(|f| {
-                        column_name(f)
-                            .and_then(|c| extra.iter().position(|e| *e == c))
-                            .and_then(|j| extra_values[j][i].clone())
-                    })
-                    .collect();
-                out.profiles.push(Group {
-                    kind: Kind::Usage,
-                    provider: provider.get(i).unwrap_or_default().to_string(),
-                    currency: currency.get(i).unwrap_or_default().to_string(),
-                    charge_category: String::new(),
-                    fields: field_values,
-                    tags: tag_map,
-                    cost: Money::ZERO,
-                    requests: 0,
-                    tokens: 0,
-                    input_tokens: 0,
-                    cached_tokens: 0,
-                    rows: 0,
-                    model: None,
-                    day: None,
-                });
-                let p = (out.profiles.len() - 1) as u32;
-                out.keys.insert(key, p);
-                p
-            }
-        };
-        out.sessions.push(Session {
+    Ok((0..df.height())
+        .map(|i| SessionRow {
             id: id.get(i).unwrap_or_default().to_string(),
-            profile,
+            bucket: b.get(i).unwrap_or(0),
             cost: cost[i],
             first: first.get(i).unwrap_or(0),
-            requests: rows.get(i).unwrap_or(0),
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 /// One request of a session, for the circuit breaker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub session: String,
+    pub bucket: u32,
     pub at: Micros,
     pub cost: Money,
     /// The row's record id: orders requests of the same instant.
     pub record: String,
-    pub provider: String,
-    pub currency: String,
-    pub tags: Option<String>,
-    pub extra: Vec<Option<String>>,
 }
 
-impl Request {
-    /// Its key in [`Sessions::keys`].
-    pub fn profile_key(&self) -> Vec<Option<String>> {
-        let mut k = vec![
-            Some(self.provider.clone()),
-            Some(self.currency.clone()),
-            self.tags.clone(),
-        ];
-        k.extend(self.extra.iter().cloned());
-        k
-    }
-}
-
-/// The requests in `span` of the sessions `ids`, in no particular order.
+/// The requests in `span` of the sessions `ids`, with their bucket, in no particular order.
 pub fn session_requests(
     store: &Store,
     span: Span,
     ids: &[String],
-    fields: &[Field],
+    profiles: &Profiles,
+    bucket: &[u32],
 ) -> Result<Vec<Request>> {
-    if ids.is_empty() {
+    if ids.is_empty() || profiles.keys.is_empty() {
         return Ok(Vec::new());
     }
-    let extra = extra_columns(fields);
     let t = || col("charge_start").cast(DataType::Int64);
-    let Some(lf) = scan(store, Kind::Usage, Some(&span.utc_months()))? else {
+    let Some(lf) = session_rows(store, span)? else {
         return Ok(Vec::new());
     };
     let wanted = DataFrame::new(
@@ -564,52 +588,36 @@ pub fn session_requests(
         )],
     )?
     .lazy();
-    let mut cols = vec![
-        col("session_id"),
-        t().alias("at"),
-        col("cost"),
-        col("record_id"),
-        col("provider"),
-        col("currency"),
-        col("tags"),
-    ];
-    cols.extend(extra.iter().map(|c| col(*c)));
+    let mut args = polars::prelude::JoinArgs::new(polars::prelude::JoinType::Inner);
+    args.build_side = Some(polars::prelude::JoinBuildSide::ForceRight);
     let df = collect(
-        lf.filter(t().gt_eq(lit(span.start)).and(t().lt(lit(span.end))))
-            .join(
-                wanted,
-                [col("session_id")],
-                [col("session_id")],
-                polars::prelude::JoinArgs::new(polars::prelude::JoinType::Inner),
-            )
-            .select(cols),
+        with_bucket(
+            lf.join(wanted, [col("session_id")], [col("session_id")], args),
+            profiles,
+            bucket,
+        )?
+        .select([
+            col("session_id"),
+            col("bucket"),
+            t().alias("at"),
+            col("cost"),
+            col("record_id"),
+        ]),
     )
     .context("cannot read the requests of the sessions")?;
-    let s = |name: &str| str_column(&df, name);
-    let (session, record, provider, currency, tags) = (
-        s("session_id")?,
-        s("record_id")?,
-        s("provider")?,
-        s("currency")?,
-        s("tags")?,
-    );
-    let extra_values: Vec<Vec<Option<String>>> =
-        extra.iter().map(|c| s(c)).collect::<Result<_>>()?;
+    let session = str_column(&df, "session_id")?;
+    let record = str_column(&df, "record_id")?;
+    let b = df.column("bucket")?.u32()?.clone();
     let at = df.column("at")?.cast(&DataType::Int64)?;
     let at = at.i64()?.clone();
     let cost = money_column(&df, "cost")?;
-    (0..df.height())
-        .map(|i| {
-            Ok(Request {
-                session: session[i].clone().unwrap_or_default(),
-                at: at.get(i).unwrap_or(0),
-                cost: cost[i],
-                record: record[i].clone().unwrap_or_default(),
-                provider: provider[i].clone().unwrap_or_default(),
-                currency: currency[i].clone().unwrap_or_default(),
-                tags: tags[i].clone(),
-                extra: extra_values.iter().map(|v| v[i].clone()).collect(),
-            })
+    Ok((0..df.height())
+        .map(|i| Request {
+            session: session[i].clone().unwrap_or_default(),
+            bucket: b.get(i).unwrap_or(0),
+            at: at.get(i).unwrap_or(0),
+            cost: cost[i],
+            record: record[i].clone().unwrap_or_default(),
         })
-        .collect()
+        .collect())
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
 
-use crate::anomaly::{sum_days, History, Line};
+use crate::anomaly::{sum_days, History, Line, Window};
 use crate::breaker::{self, Refused};
 use crate::config::Config;
 use crate::money::Money;
@@ -55,7 +55,7 @@ pub fn compute(
     cap: Money,
 ) -> Result<Simulation> {
     let org = Org::new(cfg)?;
-    let history = History::load(cfg, &org, store, cal, first, last)?;
+    let history = History::load(cfg, &org, store, cal, Window::days(first, last))?;
     let too_large = || format!("{first} to {last}: amounts add up beyond what can be held exactly");
     let mut lines: BTreeMap<Line, LineSim> = BTreeMap::new();
     for (line, days) in &history.daily {

@@ -60,9 +60,9 @@ pub struct Weekly {
 pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, week: Week) -> Result<Weekly> {
     let org = Org::new(cfg)?;
     let too_large = || format!("week {week}: amounts add up beyond what can be held exactly");
-    let (from, to) = anomaly::window(cal, week.start, week.end());
-    let from = from.min(week.previous(TREND_WEEKS - 1).start);
-    let history = History::load(cfg, &org, store, cal, from, to)?;
+    let mut window = anomaly::window(cal, week.start, week.end());
+    window.from = window.from.min(week.previous(TREND_WEEKS - 1).start);
+    let history = History::load(cfg, &org, store, cal, window)?;
     let anomalies = anomaly::detect(&history, &org, cal, week.start, week.end())?;
     let currency = history.currency.clone();
     let mut out = Weekly {

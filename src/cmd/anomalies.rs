@@ -48,8 +48,8 @@ pub fn run(ctx: &Context, args: &AnomaliesArgs) -> Result<u8> {
     }
     let store = Store::open_read(&ctx.store_dir, &|m| ctx.note(m))?;
     let org = Org::new(&ctx.config)?;
-    let (from, to) = anomaly::window(&cal, since, until);
-    let history = History::load(&ctx.config, &org, &store, &cal, from, to)?;
+    let window = anomaly::window(&cal, since, until);
+    let history = History::load(&ctx.config, &org, &store, &cal, window)?;
     let mut found = anomaly::detect(&history, &org, &cal, since, until)?;
     if let Some(f) = &args.feature {
         found.retain(|a| {
