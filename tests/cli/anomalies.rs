@@ -341,3 +341,31 @@ fn bad_windows_are_usage_errors() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn weekly_and_anomaly_tables() {
+    let d = setup();
+    let table = |args: &[&str]| {
+        let out = d
+            .finops()
+            .args(["--format", "table"])
+            .args(args)
+            .assert()
+            .success();
+        String::from_utf8(out.get_output().stdout.clone()).unwrap()
+    };
+    insta::assert_snapshot!(
+        "weekly_table",
+        table(&["report", "weekly", "--week", "2026-W45"])
+    );
+    insta::assert_snapshot!(
+        "anomalies_table",
+        table(&[
+            "anomalies",
+            "--since",
+            "2026-11-02",
+            "--until",
+            "2026-11-08"
+        ])
+    );
+}
