@@ -310,6 +310,30 @@ fn token_sum(needed: bool, name: &str) -> Expr {
     }
 }
 
+/// A group's tags from the store's tags text (none: no tags).
+fn parse_tags(text: Option<&str>) -> Result<BTreeMap<String, String>> {
+    match text {
+        Some(t) => crate::model::parse_tags_object(t).map_err(|e| anyhow::anyhow!(e)),
+        None => Ok(BTreeMap::new()),
+    }
+}
+
+/// The values of `fields` in a row whose `extra` columns' values `value(j)` gives.
+fn field_values(
+    fields: &[Field],
+    extra: &[&str],
+    value: impl Fn(usize) -> Option<String>,
+) -> Vec<Option<String>> {
+    fields
+        .iter()
+        .map(|f| {
+            column_name(f)
+                .and_then(|c| extra.iter().position(|e| *e == c))
+                .and_then(&value)
+        })
+        .collect()
+}
+
 fn to_groups(
     kind: Kind,
     df: &DataFrame,
@@ -357,18 +381,8 @@ fn to_groups(
     };
     let mut out = Vec::with_capacity(df.height());
     for i in 0..df.height() {
-        let tag_map = match &tags[i] {
-            Some(t) => crate::model::parse_tags_object(t).map_err(|e| anyhow::anyhow!(e))?,
-            None => BTreeMap::new(),
-        };
-        let field_values = fields
-            .iter()
-            .map(|f| {
-                column_name(f)
-                    .and_then(|c| extra.iter().position(|e| *e == c))
-                    .and_then(|j| extra_values[j][i].clone())
-            })
-            .collect();
+        let tag_map = parse_tags(tags[i].as_deref())?;
+        let field_values = field_values(fields, extra, |j| extra_values[j][i].clone());
         out.push(Group {
             kind,
             provider: provider[i].clone().unwrap_or_default(),
@@ -458,18 +472,8 @@ pub fn session_profiles(store: &Store, span: Span, fields: &[Field]) -> Result<P
     };
     for i in 0..df.height() {
         let key: Vec<Option<String>> = columns.iter().map(|c| c[i].clone()).collect();
-        let tags = match &key[2] {
-            Some(t) => crate::model::parse_tags_object(t).map_err(|e| anyhow::anyhow!(e))?,
-            None => BTreeMap::new(),
-        };
-        let field_values = fields
-            .iter()
-            .map(|f| {
-                column_name(f)
-                    .and_then(|c| extra.iter().position(|e| *e == c))
-                    .and_then(|j| key[3 + j].clone())
-            })
-            .collect();
+        let tags = parse_tags(key[2].as_deref())?;
+        let field_values = field_values(fields, &extra, |j| key[3 + j].clone());
         out.groups.push(Group {
             kind: Kind::Usage,
             provider: key[0].clone().unwrap_or_default(),
