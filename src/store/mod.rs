@@ -63,6 +63,17 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 
 const READERS_LOCK: &str = "readers.lock";
 
+/// What a store's folder holds (docs/store.md); anything else makes it someone else's.
+const STORE_ENTRIES: [&str; 7] = [
+    "lock",
+    READERS_LOCK,
+    "manifest.json",
+    "manifest.json.tmp",
+    "data",
+    "staging",
+    "rejects",
+];
+
 /// A store path must be a directory (or not exist yet).
 fn check_root(root: &Path) -> Result<()> {
     if let Ok(md) = std::fs::metadata(root) {
@@ -143,15 +154,27 @@ impl Store {
         if manifest.exists() {
             return Ok(false);
         }
-        if root.exists() && root.read_dir()?.next().is_some() && !root.join("lock").exists() {
-            anyhow::bail!(
-                "{} exists, is not empty and is not a finops store; choose another --store",
-                root.display()
-            );
+        // Another finops may be creating this store right now: a folder that holds only
+        // what a store holds is one in the making, not a stranger's folder.
+        if root.exists() {
+            let foreign = root
+                .read_dir()?
+                .flatten()
+                .find(|e| !STORE_ENTRIES.contains(&e.file_name().to_string_lossy().as_ref()));
+            if let Some(e) = foreign {
+                anyhow::bail!(
+                    "{} exists, is not empty ({} is in it) and is not a finops store; choose another --store",
+                    root.display(),
+                    crate::error::quote(&e.file_name().to_string_lossy())
+                );
+            }
         }
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("cannot create the store {}", root.display()))?;
+        // The lock first: a second creator waits for it, then finds the manifest.
+        let lock = take_lock(root, &|_| {})?;
         std::fs::create_dir_all(root.join("data"))
             .with_context(|| format!("cannot create the store {}", root.display()))?;
-        let lock = take_lock(root, &|_| {})?;
         if !manifest.exists() {
             Manifest::default().save(&manifest)?;
         }
@@ -471,4 +494,32 @@ fn rel_path(root: &Path, p: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_in_the_making_is_not_a_strangers_folder() {
+        // What a concurrent `finops ingest` leaves while it creates the store (the folder,
+        // its lock, `data/`) must not make a second one refuse it: the race that failed
+        // `two_ingests_at_once_both_end_correctly` now and then.
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("store");
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        assert!(Store::create(&root).unwrap());
+        assert!(root.join("manifest.json").exists());
+        assert!(!Store::create(&root).unwrap());
+        // A folder with anything else in it is someone else's.
+        let other = tmp.path().join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(other.join("notes.txt"), "mine").unwrap();
+        let e = Store::create(&other).unwrap_err().to_string();
+        assert!(
+            e.contains("is not a finops store") && e.contains("notes.txt"),
+            "{e}"
+        );
+        assert!(!other.join("manifest.json").exists());
+    }
 }
