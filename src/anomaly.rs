@@ -107,8 +107,6 @@ pub struct SessionCost {
 /// sessions that started in those days.
 pub struct History {
     pub currency: String,
-    pub first: Day,
-    pub last: Day,
     pub daily: Daily,
     /// The first day with any money in what was read: days before it do not count in a
     /// baseline.
@@ -229,8 +227,6 @@ impl History {
         }
         Ok(History {
             currency,
-            first,
-            last,
             daily,
             data_start,
             sessions,
@@ -397,8 +393,6 @@ pub struct Anomaly {
     pub day: Day,
     /// The last day concerned (a week's last day, the end of a run of insufficient days).
     pub last_day: Day,
-    /// The week, for session and product-week rules.
-    pub week: Option<Week>,
     /// None for product-week.
     pub line: Option<Line>,
     pub session: Option<String>,
@@ -471,7 +465,6 @@ pub fn detect(
                 finding,
                 day: s.day,
                 last_day: s.day,
-                week: Some(week),
                 line: Some(line.clone()),
                 session: Some(history.session_id(s).to_string()),
                 actual: Some(s.cost),
@@ -492,7 +485,6 @@ pub fn detect(
                 finding: Finding::InsufficientHistory,
                 day: from,
                 last_day: to,
-                week: Some(week),
                 line: Some(line.clone()),
                 session: None,
                 actual: None,
@@ -534,7 +526,6 @@ pub fn detect(
                 finding,
                 day: d,
                 last_day: d,
-                week: None,
                 line: Some(line.clone()),
                 session: None,
                 actual: Some(actual),
@@ -552,7 +543,6 @@ pub fn detect(
                 finding: Finding::InsufficientHistory,
                 day: from,
                 last_day: to,
-                week: None,
                 line: Some(line.clone()),
                 session: None,
                 actual: None,
@@ -591,7 +581,6 @@ pub fn detect(
                     finding,
                     day: week.start,
                     last_day: week.end(),
-                    week: Some(week),
                     line: None,
                     session: None,
                     actual: Some(actual),

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
 
+use crate::anomaly::sum_days;
 use crate::config::Config;
 use crate::money::{Money, Overflow};
 use crate::org::{Org, Status};
@@ -42,14 +43,6 @@ pub type Series = BTreeMap<Day, Money>;
 
 /// The thresholds, in the order of `[alerts] thresholds`.
 pub const LEVELS: [Status; 3] = [Status::Alert, Status::Fallback, Status::Halt];
-
-/// Σ of a series over `first..=last` (zero when `first > last`).
-pub fn sum(series: &Series, first: Day, last: Day) -> Result<Money, Overflow> {
-    if first > last {
-        return Ok(Money::ZERO);
-    }
-    crate::anomaly::sum_days(series, first, last)
-}
 
 /// What a budget's spend is known to be on a day, and its projection to the period's end
 /// (module docs).
@@ -83,13 +76,13 @@ impl Projection {
         Ok(Some(Projection {
             from,
             last,
-            complete: sum(series, first, from.plus(-1))?,
+            complete: sum_days(series, first, from.plus(-1))?,
             today: if from == today {
                 series.get(&today).copied().unwrap_or_default()
             } else {
                 Money::ZERO
             },
-            last7: sum(series, today.plus(-MEAN_DAYS), today.plus(-1))?,
+            last7: sum_days(series, today.plus(-MEAN_DAYS), today.plus(-1))?,
         }))
     }
 
@@ -473,9 +466,9 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, month: Month) -> Res
         let budget = e.budget.get_ref().0;
         let series = features.get(feature).unwrap_or(&empty);
         let counted = until.min(as_of);
-        let run = sum(series, start, counted).with_context(too_large)?;
+        let run = sum_days(series, start, counted).with_context(too_large)?;
         let after = if until < as_of {
-            Some(sum(series, until.plus(1).max(mfirst), as_of).with_context(too_large)?)
+            Some(sum_days(series, until.plus(1).max(mfirst), as_of).with_context(too_large)?)
         } else {
             None
         };
@@ -541,7 +534,7 @@ fn month_line(
     past: bool,
     budget: Money,
 ) -> Result<Line, Overflow> {
-    let spent = sum(series, first, as_of)?;
+    let spent = sum_days(series, first, as_of)?;
     let (projection, forecast) = if past {
         // The forecast as it would have been made at the start of the 16th.
         let known: Series = series
@@ -847,7 +840,7 @@ mod tests {
             // Days after today are unknown.
             let known: Series = s.range(..=today).map(|(a, b)| (*a, *b)).collect();
             let limit = if near {
-                let to_date = sum(&known, first, today.min(last)).unwrap();
+                let to_date = sum_days(&known, first, today.min(last)).unwrap();
                 Money(to_date.0 + offset_cents as i128 * 10i128.pow(16))
             } else {
                 Money(limit_cents as i128 * 10i128.pow(16))
@@ -857,7 +850,7 @@ mod tests {
             prop_assert_eq!(got, brute(&known, first, last, today, limit));
             // The forecast is never below the spend to date.
             if let Some(p) = p {
-                let to_date = sum(&known, first, today).unwrap();
+                let to_date = sum_days(&known, first, today).unwrap();
                 prop_assert!(p.forecast().unwrap() >= to_date || p.last7 < Money::ZERO);
             }
         }

@@ -164,7 +164,7 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, month: Month) -> Res
         let p = Projection::new(series, first, last, today).with_context(too_large)?;
         match p {
             Some(p) => p.forecast().with_context(too_large),
-            None => budget::sum(series, first, last).with_context(too_large),
+            None => anomaly::sum_days(series, first, last).with_context(too_large),
         }
     };
     let forecast = forecast_of(&series)?;
