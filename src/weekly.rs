@@ -23,9 +23,6 @@ pub const TREND_WEEKS: i64 = 8;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeatureWeek {
     pub line: Line,
-    /// The line's name as printed.
-    pub feature: String,
-    pub team: Option<String>,
     pub owner: Option<String>,
     pub spend: Money,
     pub previous: Money,
@@ -76,15 +73,13 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, week: Week) -> Resul
             .any(|s| s.day >= week.start && s.day <= week.end())
             .then_some(l)
     }));
-    let mut to_cap: Vec<(Line, Money)> = Vec::new();
+    let mut caps: BTreeMap<Line, Money> = BTreeMap::new();
     let month_first = crate::period::month_days(week.end().month()).0;
     let empty = BTreeMap::new();
     for line in lines {
         let days = history.daily.get(line).unwrap_or(&empty);
         let info = line.feature().and_then(|f| org.features.get(f));
         let mut fw = FeatureWeek {
-            feature: line.name.to_string(),
-            team: line.team.clone(),
             line: line.clone(),
             ..FeatureWeek::default()
         };
@@ -119,7 +114,7 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, week: Week) -> Resul
             if a.finding.is_event() {
                 fw.anomalies += 1;
             } else if a.level == Level::Session {
-                out.insufficient.push(fw.feature.clone());
+                out.insufficient.push(line.name.to_string());
             }
         }
         // The cap: configured, else the session anomaly threshold.
@@ -129,7 +124,7 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, week: Week) -> Resul
         };
         fw.cap = info.and_then(|f| f.session_cap).or(threshold);
         if let Some(cap) = fw.cap {
-            to_cap.push((line.clone(), cap));
+            caps.insert(line.clone(), cap);
         }
         // Budget.
         fw.budget = info.and_then(|f| f.budget);
@@ -142,7 +137,6 @@ pub fn compute(cfg: &Config, store: &Store, cal: &Calendar, week: Week) -> Resul
         .filter(|a| a.level == Level::ProductWeek)
         .collect();
     // The breaker, over the requests of the sessions that reach their line's cap.
-    let caps: BTreeMap<Line, Money> = to_cap.into_iter().collect();
     let candidates =
         breaker::candidates(&history, week.start, week.end(), |l| caps.get(l).copied());
     let outcomes = breaker::apply(

@@ -106,15 +106,12 @@ fn monthly_report(m: &Monthly) -> Result<Report> {
         "anomaly events".into(),
         &[("count", Cell::Int(m.anomalies as i128))],
     ));
+    let days: Vec<Money> = m.days.iter().map(|(_, x)| *x).collect();
     r.rows.push(row(
         s,
-        "daily trend".into(),
+        format!("daily trend {}", crate::output::sparkline(&days)),
         &[("count", Cell::Int(m.days.len() as i128))],
     ));
-    if let Some(last) = r.rows.last_mut() {
-        let values: Vec<Money> = m.days.iter().map(|(_, x)| *x).collect();
-        last[1] = Cell::text(format!("daily trend {}", crate::output::sparkline(&values)));
-    }
     let rate = |a: i128, b: i128| {
         if b > 0 {
             Cell::Ratio(a as f64 / b as f64)
@@ -245,10 +242,11 @@ fn weekly_run(ctx: &Context, args: &WeeklyArgs) -> Result<u8> {
     let store = Store::open_read(&ctx.store_dir, &|m| ctx.note(m))?;
     let mut w = weekly::compute(&ctx.config, &store, &cal, week)?;
     if let Some(f) = &args.feature {
-        w.lines.retain(|l| &l.feature == f);
+        w.lines.retain(|l| &l.line.name.to_string() == f);
     }
     if let Some(t) = &args.team {
-        w.lines.retain(|l| l.team.as_deref() == Some(t.as_str()));
+        w.lines
+            .retain(|l| l.line.team.as_deref() == Some(t.as_str()));
     }
     if w.lines.is_empty() {
         anyhow::bail!(
@@ -305,8 +303,8 @@ fn report(w: &Weekly, period: &str) -> Result<Report> {
             .ok()
             .and_then(|d| d.ratio_to(l.previous));
         r.rows.push(vec![
-            Cell::text(l.feature.clone()),
-            Cell::opt_text(l.team.clone()),
+            Cell::text(l.line.name.to_string()),
+            Cell::opt_text(l.line.team.clone()),
             Cell::opt_text(l.owner.clone()),
             m(l.spend),
             m(l.previous),
