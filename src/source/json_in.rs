@@ -165,6 +165,7 @@ impl Flattener {
         out.clear();
         match parser.parse(&rec, out) {
             Ok(()) => sink.row(out, line),
+            Err(e) if e.skip => Ok(()),
             Err(e) => sink.reject(e.into_rejected(line, v.to_string())),
         }
     }

@@ -7,8 +7,13 @@
 
 mod csvin;
 mod focus;
+mod gateway;
+mod gcp;
+mod helicone;
 pub mod identity;
 mod json_in;
+mod langfuse;
+mod litellm;
 mod parallel;
 mod parquet;
 pub mod record;
@@ -101,18 +106,31 @@ pub struct ParseCounts {
     pub priced: u64,
     /// Amounts written with symbols or separators, read leniently.
     pub formatted: u64,
+    /// Records that are not rows of the format ([`FieldError::skip`]), and what they are.
+    pub skipped: u64,
+    pub skipped_what: &'static str,
 }
 
 impl std::ops::AddAssign for ParseCounts {
     fn add_assign(&mut self, o: ParseCounts) {
         self.priced += o.priced;
         self.formatted += o.formatted;
+        self.skipped += o.skipped;
+        if self.skipped_what.is_empty() {
+            self.skipped_what = o.skipped_what;
+        }
     }
 }
 
 /// The notes a read ends with.
 pub fn closing_notes(counts: ParseCounts, opts: &ReadOptions) -> Vec<String> {
     let mut out = Vec::new();
+    if counts.skipped > 0 {
+        out.push(format!(
+            "{} records skipped: {}",
+            counts.skipped, counts.skipped_what
+        ));
+    }
     if counts.formatted > 0 {
         out.push(format!(
             "{} amount(s) were written with a currency symbol or thousands separators (\"$10,000.00\") and were read as plain numbers",
@@ -326,6 +344,10 @@ pub struct FieldError {
     pub value: Option<String>,
     pub reason: String,
     pub fix: String,
+    /// Not an error: the record is not a row of the format (a Langfuse SPAN among the
+    /// generations) and is left out, neither stored nor rejected. The parser counts it in
+    /// [`ParseCounts::skipped`].
+    pub skip: bool,
 }
 
 impl FieldError {
@@ -342,6 +364,18 @@ impl FieldError {
             value: value.map(str::to_string),
             reason: reason.into(),
             fix: fix.into(),
+            skip: false,
+        }
+    }
+
+    /// The record is not a row of the format and is left out (see [`FieldError::skip`]).
+    pub fn skip() -> FieldError {
+        FieldError {
+            column: String::new(),
+            value: None,
+            reason: String::new(),
+            fix: String::new(),
+            skip: true,
         }
     }
 

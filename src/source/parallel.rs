@@ -225,6 +225,7 @@ fn process(
                             builders.push(&row);
                         }
                     }
+                    Err(e) if e.skip => {}
                     Err(e) => {
                         chunk.stats.rejected += 1;
                         chunk

@@ -99,6 +99,7 @@ impl ParquetInput {
                 row.clear();
                 match parser.parse(&rec, &mut row) {
                     Ok(()) => sink.row(&row, line)?,
+                    Err(e) if e.skip => {}
                     Err(e) => sink.reject(e.into_rejected(line, rec.raw(b',')))?,
                 }
             }
