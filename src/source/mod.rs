@@ -786,12 +786,11 @@ pub fn read(input: Input, opts: &ReadOptions, batch_id: &str, sink: &mut dyn Sin
             parallel::read(&path, csv, parser, input.format, batch_id, sink)?
         }
         (Body::Parquet(pq), _) => {
-            let mut parser = (format.parser)(&path, pq.headers(), opts, &mut notes)?;
+            let parser = (format.parser)(&path, pq.headers(), opts, &mut notes)?;
             for n in notes.drain(..) {
                 sink.note(n);
             }
-            pq.read(&mut *parser, sink)?;
-            parser.counts()
+            pq.read(parser, input.format, batch_id, sink)?
         }
         (body, syntax) => {
             if format.columns.is_empty() {
