@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{FieldError, ReadOptions, Record};
+use super::{FieldError, ParseCounts, ReadOptions, Record};
 use crate::error::quote;
 use crate::model::{normalize_provider, Currency, Row};
 use crate::money::Money;
@@ -186,13 +186,13 @@ pub fn usd(rec: &Record, i: usize) -> Result<Option<Money>, FieldError> {
 }
 
 /// Finishes a request row: one request, the end not before the start, a cost (logged, or
-/// priced from tokens: `priced` counts those), cache tokens within the input, a provider
+/// priced from tokens with [`super::price`], counted in `counts`), cache tokens within the input, a provider
 /// (the price table's for the model when the log names none).
 pub fn finish(
     row: &mut Row,
     cost: Option<Money>,
     opts: &ReadOptions,
-    priced: &mut u64,
+    counts: &mut ParseCounts,
 ) -> Result<(), FieldError> {
     row.requests = Some(1);
     if row.charge_end < row.charge_start {
@@ -217,8 +217,16 @@ pub fn finish(
             row.currency = Some(Currency::USD);
         }
         None => {
-            super::usage_log::price_from_tokens(row, opts)?;
-            *priced += 1;
+            if row.model.is_empty() || (row.input_tokens.is_none() && row.output_tokens.is_none()) {
+                return Err(FieldError::new(
+                    "cost",
+                    None,
+                    "no cost, and no model with token counts to price the request from",
+                    "the log's request has neither a cost nor a model and tokens; export it whole",
+                ));
+            }
+            super::price(opts, &mut counts.unknown_models, row, None)?;
+            counts.priced += 1;
         }
     }
     if row.provider.is_empty() && !row.model.is_empty() {

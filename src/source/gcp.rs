@@ -219,7 +219,7 @@ impl<'a> RowParser<'a> for GcpParser<'a> {
     }
 
     fn counts(&self) -> ParseCounts {
-        self.counts
+        self.counts.clone()
     }
 }
 

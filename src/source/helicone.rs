@@ -221,7 +221,7 @@ impl<'a> RowParser<'a> for HeliconeParser<'a> {
                 cost = gateway::usd(rec, i)?;
             }
         }
-        gateway::finish(row, cost, self.opts, &mut self.counts.priced)
+        gateway::finish(row, cost, self.opts, &mut self.counts)
     }
 
     fn fork(&self) -> Box<dyn RowParser<'a> + 'a> {
@@ -234,6 +234,6 @@ impl<'a> RowParser<'a> for HeliconeParser<'a> {
     }
 
     fn counts(&self) -> ParseCounts {
-        self.counts
+        self.counts.clone()
     }
 }

@@ -204,7 +204,7 @@ impl<'a> RowParser<'a> for LangfuseParser<'a> {
             tokens(u, row)?;
         }
         let cost = self.cost(rec)?;
-        gateway::finish(row, cost, self.opts, &mut self.counts.priced)?;
+        gateway::finish(row, cost, self.opts, &mut self.counts)?;
         let k = &mut self.key;
         k.reset("langfuse");
         k.text("id", &row.request_id, KeyKind::Any);
@@ -225,7 +225,7 @@ impl<'a> RowParser<'a> for LangfuseParser<'a> {
     }
 
     fn counts(&self) -> ParseCounts {
-        self.counts
+        self.counts.clone()
     }
 }
 

@@ -203,7 +203,7 @@ impl<'a> RowParser<'a> for LiteLlmParser<'a> {
         tokens(prompt, completion, usage, row)?;
 
         let cost = gateway::usd(rec, c.spend)?;
-        gateway::finish(row, cost, self.opts, &mut self.counts.priced)?;
+        gateway::finish(row, cost, self.opts, &mut self.counts)?;
         let k = &mut self.key;
         k.reset("litellm");
         k.text("request_id", &row.request_id, KeyKind::Any);
@@ -221,7 +221,7 @@ impl<'a> RowParser<'a> for LiteLlmParser<'a> {
     }
 
     fn counts(&self) -> ParseCounts {
-        self.counts
+        self.counts.clone()
     }
 }
 

@@ -14,7 +14,6 @@ use super::{Cell, FieldError, ParseCounts, ReadOptions, Record, RowParser, TagCa
 use crate::error::{quote, InputError, Place};
 use crate::model::{normalize_provider, tags_json, Currency, Kind, Row};
 use crate::money::parse_formatted;
-use crate::pricing::Tokens;
 use crate::timeparse::parse_timestamp;
 
 pub static FORMAT: Format = Format {
@@ -107,6 +106,7 @@ struct State<'a> {
     opts: &'a ReadOptions<'a>,
     priced: u64,
     formatted: u64,
+    unknown: super::UnknownModels,
     tag_cache: TagCache,
     key: String,
     keybuf: Vec<u8>,
@@ -119,6 +119,7 @@ impl<'a> State<'a> {
             opts,
             priced: 0,
             formatted: 0,
+            unknown: Default::default(),
             tag_cache: TagCache::default(),
             key: String::new(),
             keybuf: Vec::new(),
@@ -229,6 +230,7 @@ impl<'a> RowParser<'a> for UsageParser<'a> {
         ParseCounts {
             priced: self.st.priced,
             formatted: self.st.formatted,
+            unknown_models: self.st.unknown.clone(),
             ..ParseCounts::default()
         }
     }
@@ -390,6 +392,15 @@ fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
             given_cost = Some(cost);
         }
         None => {
+            let has_tokens = row.input_tokens.is_some() || row.output_tokens.is_some();
+            if !has_tokens || row.model.is_empty() {
+                return Err(FieldError::new(
+                    "cost",
+                    None,
+                    "no cost, and no model with token counts to price the request from",
+                    "give a cost, or model plus input_tokens/output_tokens",
+                ));
+            }
             if currency.is_some_and(|c| c != Currency::USD) {
                 return Err(FieldError::new(
                     "currency",
@@ -398,7 +409,7 @@ fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
                     "give the cost in that currency, or leave the currency empty",
                 ));
             }
-            price_from_tokens(row, st.opts)?;
+            super::price(st.opts, &mut st.unknown, row, f.v[INPUT])?;
             st.priced += 1;
         }
     }
@@ -406,66 +417,6 @@ fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
         row.provider.push_str("unknown");
     }
     row.record_id = identity(st, row, ts, given_cost, currency);
-    Ok(())
-}
-
-/// Prices a request without a cost from its tokens (docs/pricing.md): sets `cost` (USD),
-/// `currency` and `cost_is_estimate`, and the provider from the price table when the row
-/// has none. The caller counts the priced rows. A model the table does not know is an
-/// error naming the model and its tokens: a request is never priced at zero for want of a
-/// price.
-pub(crate) fn price_from_tokens(row: &mut Row, opts: &ReadOptions) -> Result<(), FieldError> {
-    let has_tokens = row.input_tokens.is_some() || row.output_tokens.is_some();
-    if !has_tokens || row.model.is_empty() {
-        return Err(FieldError::new(
-            "cost",
-            None,
-            "no cost, and no model with token counts to price the request from",
-            "give a cost, or model plus input_tokens/output_tokens",
-        ));
-    }
-    let table = opts.prices.get().map_err(|e| {
-        FieldError::new(
-            "cost",
-            None,
-            format!("cannot price the request: {e:#}"),
-            "fix the price table named by [pricing] file in the config, or give a cost",
-        )
-    })?;
-    let tokens = Tokens {
-        input: row.input_tokens.unwrap_or(0),
-        cached: row.cached_input_tokens.unwrap_or(0),
-        cache_write: row.cache_write_tokens.unwrap_or(0),
-        output: row.output_tokens.unwrap_or(0),
-    };
-    let price = table.lookup(&row.provider, &row.model).ok_or_else(|| {
-        FieldError::new(
-            "model",
-            Some(&row.model),
-            format!(
-                "no cost, and the price table has no model {} to price its tokens (input {}, cached {}, cache-write {}, output {})",
-                quote(&row.model),
-                tokens.input,
-                tokens.cached,
-                tokens.cache_write,
-                tokens.output
-            ),
-            "give a cost, or set [pricing] file to a price table that has this model",
-        )
-    })?;
-    if row.provider.is_empty() {
-        row.provider.push_str(&price.provider);
-    }
-    row.cost = price.cost(tokens).ok_or_else(|| {
-        FieldError::new(
-            "input_tokens",
-            Some(&tokens.input.to_string()),
-            "the token counts are too large to price (the cost would reach 10^20)",
-            "check the token columns",
-        )
-    })?;
-    row.currency = Some(Currency::USD);
-    row.cost_is_estimate = true;
     Ok(())
 }
 
