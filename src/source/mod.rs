@@ -5,10 +5,14 @@
 //! header or first JSON object), then [`read`] streams it through the matching adapter
 //! into a [`Sink`].
 
+mod aws;
+mod azure;
+mod cloud;
 mod csvin;
 mod focus;
 pub mod identity;
 mod json_in;
+mod oci;
 mod parallel;
 mod parquet;
 pub mod record;
