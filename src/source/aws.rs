@@ -138,7 +138,13 @@ pub fn parser<'a>(
     ]
     .iter()
     .filter(|(n, _)| !c.has(n))
-    .map(|(n, legacy)| if headers.iter().any(|h| h.contains('/')) { *legacy } else { *n })
+    .map(|(n, legacy)| {
+        if headers.iter().any(|h| h.contains('/')) {
+            *legacy
+        } else {
+            *n
+        }
+    })
     .collect();
     if !missing.is_empty() {
         return Err(InputError::new(
@@ -293,13 +299,19 @@ pub enum TokenKind {
 pub const BEDROCK_MODELS: &[(&str, &str)] = &[
     ("Claude4.6Sonnet", "anthropic.claude-sonnet-4-6"),
     ("Claude4.6Opus", "anthropic.claude-opus-4-6-v1"),
-    ("Claude4.5Sonnet", "anthropic.claude-sonnet-4-5-20250929-v1:0"),
+    (
+        "Claude4.5Sonnet",
+        "anthropic.claude-sonnet-4-5-20250929-v1:0",
+    ),
     ("Claude4.5Haiku", "anthropic.claude-haiku-4-5-20251001-v1:0"),
     ("Claude4.5Opus", "anthropic.claude-opus-4-5-20251101-v1:0"),
     ("Claude4.1Opus", "anthropic.claude-opus-4-1-20250805-v1:0"),
     ("Claude4Sonnet", "anthropic.claude-sonnet-4-20250514-v1:0"),
     ("Claude4Opus", "anthropic.claude-opus-4-20250514-v1:0"),
-    ("Claude3.7Sonnet", "anthropic.claude-3-7-sonnet-20250219-v1:0"),
+    (
+        "Claude3.7Sonnet",
+        "anthropic.claude-3-7-sonnet-20250219-v1:0",
+    ),
     ("Claude3.5Haiku", "anthropic.claude-3-5-haiku-20241022-v1:0"),
     ("Nova2.0Lite", "amazon.nova-2-lite-v1:0"),
     ("NovaPro", "amazon.nova-pro-v1:0"),
@@ -344,7 +356,8 @@ pub fn bedrock_usage(usage_type: &str) -> Option<BedrockUsage> {
     // A region prefix: two to five capitals and digits (`USE1-`, `EUC1-`, `APN1-`).
     let is_region = |p: &str| {
         (2..=5).contains(&p.len())
-            && p.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            && p.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
             && p.chars().next().is_some_and(|c| c.is_ascii_uppercase())
     };
     let name = match name.split_once('-') {
@@ -421,7 +434,11 @@ fn fill(
             "every CUR line has an identity_line_item_id; export the report unchanged",
         )
     })?;
-    let iv = cols.interval.map(|i| interval(rec, i)).transpose()?.flatten();
+    let iv = cols
+        .interval
+        .map(|i| interval(rec, i))
+        .transpose()?
+        .flatten();
     let time = |i: Option<usize>| i.map(|i| rec.time(i)).transpose().map(Option::flatten);
     let start = time(cols.start)?.or(iv.map(|v| v.0)).ok_or_else(|| {
         FieldError::new(
@@ -573,7 +590,10 @@ mod tests {
             snake("savingsPlan/SavingsPlanEffectiveCost"),
             "savings_plan_savings_plan_effective_cost"
         );
-        assert_eq!(snake("savingsPlan/SavingsPlanARN"), "savings_plan_savings_plan_arn");
+        assert_eq!(
+            snake("savingsPlan/SavingsPlanARN"),
+            "savings_plan_savings_plan_arn"
+        );
         assert_eq!(snake("Line_Item_Usage_Type"), "line_item_usage_type");
     }
 
@@ -614,8 +634,14 @@ mod tests {
             Some(("anthropic.claude-opus-4-6-v1".into(), Output))
         );
         // Unknown billing names are kept as written.
-        assert_eq!(b("EUC1-Jamba9Ultra-input-tokens"), Some(("Jamba9Ultra".into(), Input)));
-        assert_eq!(b("Claude4Opus-output-tokens"), Some(("anthropic.claude-opus-4-20250514-v1:0".into(), Output)));
+        assert_eq!(
+            b("EUC1-Jamba9Ultra-input-tokens"),
+            Some(("Jamba9Ultra".into(), Input))
+        );
+        assert_eq!(
+            b("Claude4Opus-output-tokens"),
+            Some(("anthropic.claude-opus-4-20250514-v1:0".into(), Output))
+        );
         assert_eq!(b("USE1-BoxUsage:t3.medium"), None);
         assert_eq!(b("USE1-input-tokens"), None);
     }

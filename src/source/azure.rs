@@ -188,7 +188,9 @@ pub fn parser<'a>(
         ));
     }
     if cols.period.is_none() {
-        notes.push("no BillingPeriodStartDate column: each charge is billed in its own month".into());
+        notes.push(
+            "no BillingPeriodStartDate column: each charge is billed in its own month".into(),
+        );
     }
     Ok(AzureParser {
         cols: std::sync::Arc::new(cols),
@@ -207,7 +209,14 @@ pub struct AzureParser<'a> {
 
 impl<'a> RowParser<'a> for AzureParser<'a> {
     fn parse(&mut self, rec: &Record, row: &mut Row) -> Result<(), FieldError> {
-        fill(rec, &self.cols, self.opts, &mut self.tag_cache, &mut self.key, row)
+        fill(
+            rec,
+            &self.cols,
+            self.opts,
+            &mut self.tag_cache,
+            &mut self.key,
+            row,
+        )
     }
 
     fn fork(&self) -> Box<dyn RowParser<'a> + 'a> {
@@ -347,10 +356,12 @@ fn fill(
         })?;
     row.charge_start = day;
     row.charge_end = day + DAY;
-    row.billing_period = Some(match cols.period.map(|i| rec.time(i)).transpose()?.flatten() {
-        Some(t) => Month::of_micros(t),
-        None => Month::of_micros(day),
-    });
+    row.billing_period = Some(
+        match cols.period.map(|i| rec.time(i)).transpose()?.flatten() {
+            Some(t) => Month::of_micros(t),
+            None => Month::of_micros(day),
+        },
+    );
     row.charge_category = category(cols.charge_type.and_then(|i| rec.str(i)).unwrap_or(""));
     row.provider.push_str("azure");
     rec.push_text(cols.meter_category, &mut row.service)?;
@@ -429,7 +440,10 @@ mod tests {
 
     #[test]
     fn localised_and_camel_headers() {
-        assert_eq!(norm("Kategorie der Verbrauchseinheit (MeterCategory)"), "metercategory");
+        assert_eq!(
+            norm("Kategorie der Verbrauchseinheit (MeterCategory)"),
+            "metercategory"
+        );
         assert_eq!(norm("\u{feff}BillingAccountId"), "billingaccountid");
         assert_eq!(norm("costInBillingCurrency"), "costinbillingcurrency");
         assert_eq!(norm("Tags"), "tags");
@@ -440,16 +454,40 @@ mod tests {
     fn azure_openai_meters() {
         use MeterTokens::*;
         let m = |s: &str| meter_tokens(s);
-        assert_eq!(m("gpt 4o 0513 Input global Tokens"), Some(("gpt-4o-2024-05-13".into(), Input)));
-        assert_eq!(m("gpt 4o 0513 Output global Tokens"), Some(("gpt-4o-2024-05-13".into(), Output)));
-        assert_eq!(m("gpt-4o-mini-0718-Inp-glbl Tokens"), Some(("gpt-4o-mini-2024-07-18".into(), Input)));
-        assert_eq!(m("gpt-4o-mini-0718-Outp-glbl Tokens"), Some(("gpt-4o-mini-2024-07-18".into(), Output)));
-        assert_eq!(m("gpt 4o 1120 cached Inp glbl"), Some(("gpt-4o-2024-11-20".into(), CachedInput)));
+        assert_eq!(
+            m("gpt 4o 0513 Input global Tokens"),
+            Some(("gpt-4o-2024-05-13".into(), Input))
+        );
+        assert_eq!(
+            m("gpt 4o 0513 Output global Tokens"),
+            Some(("gpt-4o-2024-05-13".into(), Output))
+        );
+        assert_eq!(
+            m("gpt-4o-mini-0718-Inp-glbl Tokens"),
+            Some(("gpt-4o-mini-2024-07-18".into(), Input))
+        );
+        assert_eq!(
+            m("gpt-4o-mini-0718-Outp-glbl Tokens"),
+            Some(("gpt-4o-mini-2024-07-18".into(), Output))
+        );
+        assert_eq!(
+            m("gpt 4o 1120 cached Inp glbl"),
+            Some(("gpt-4o-2024-11-20".into(), CachedInput))
+        );
         assert_eq!(m("R1 Inp glbl Tokens"), Some(("DeepSeek-R1".into(), Input)));
-        assert_eq!(m("gpt-4-8K-Batch-Inp-glbl Tokens"), Some(("gpt-4".into(), Input)));
-        assert_eq!(m("gpt 4.5 0227 cached Inp DZone"), Some(("gpt-4.5-preview-2025-02-27".into(), CachedInput)));
+        assert_eq!(
+            m("gpt-4-8K-Batch-Inp-glbl Tokens"),
+            Some(("gpt-4".into(), Input))
+        );
+        assert_eq!(
+            m("gpt 4.5 0227 cached Inp DZone"),
+            Some(("gpt-4.5-preview-2025-02-27".into(), CachedInput))
+        );
         assert_eq!(m("GPT 5 Inpt Glbl"), Some(("gpt-5".into(), Input)));
-        assert_eq!(m("Llama 3.3 70B Inp glbl Tokens"), Some(("Llama 3.3 70B".into(), Input)));
+        assert_eq!(
+            m("Llama 3.3 70B Inp glbl Tokens"),
+            Some(("Llama 3.3 70B".into(), Input))
+        );
         assert_eq!(m("Provisioned Managed Global"), None);
         assert_eq!(m("D2 v3/D2s v3"), None);
     }

@@ -28,7 +28,11 @@ pub static FORMAT: Format = Format {
     about: "Oracle Cloud (OCI) cost reports (reports/cost-csv, CSV or CSV.gz)",
     doc: "docs/formats/oracle.md",
     columns: &[],
-    required: &["lineItem/referenceNo", "lineItem/intervalUsageStart", "cost/myCost"],
+    required: &[
+        "lineItem/referenceNo",
+        "lineItem/intervalUsageStart",
+        "cost/myCost",
+    ],
     detect,
     parser: boxed,
 };
@@ -167,7 +171,12 @@ pub fn parser<'a>(
 
 /// The referenceNos restated by correction lines of the file (a first pass over a CSV or
 /// CSV.gz; nothing for other files). A report holds a few hours, so the pass is short.
-fn corrected_lines(path: &Path, reference: usize, correction: usize, back: usize) -> Result<HashSet<String>> {
+fn corrected_lines(
+    path: &Path,
+    reference: usize,
+    correction: usize,
+    back: usize,
+) -> Result<HashSet<String>> {
     let bad = |e: String| InputError::new(path, Place::default(), format!("cannot read: {e}"));
     let mut file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
     let mut magic = [0u8; 4];
@@ -194,7 +203,11 @@ fn corrected_lines(path: &Path, reference: usize, correction: usize, back: usize
         if !is_corr {
             continue;
         }
-        if let Some(b) = rec.get(back).map(<[u8]>::trim_ascii).filter(|b| !b.is_empty()) {
+        if let Some(b) = rec
+            .get(back)
+            .map(<[u8]>::trim_ascii)
+            .filter(|b| !b.is_empty())
+        {
             if rec.get(reference).map(<[u8]>::trim_ascii) != Some(b) {
                 out.insert(String::from_utf8_lossy(b).into_owned());
             }

@@ -121,7 +121,11 @@ pub fn check_against(d: &Dir, e: &Value, team_key: &str) {
     let n = |k: &str| t[k].as_i64().unwrap_or(0);
     assert_eq!(sum(|r| r.input), n("input_tokens"), "input tokens");
     assert_eq!(sum(|r| r.cached), n("cached_input_tokens"), "cached tokens");
-    assert_eq!(sum(|r| r.cache_write), n("cache_write_tokens"), "cache write");
+    assert_eq!(
+        sum(|r| r.cache_write),
+        n("cache_write_tokens"),
+        "cache write"
+    );
     assert_eq!(sum(|r| r.output), n("output_tokens"), "output tokens");
     let mut by_model: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.input + r.output > 0) {
@@ -215,7 +219,10 @@ fn aws_legacy_cur_matches_the_independent_answers() {
     let eff: i128 = rows.iter().map(|r| r.effective.unwrap()).sum();
     assert_eq!(eff, atto(e["effective_total"].as_str().unwrap()));
     // A credit on a token usage type carries the model but no tokens.
-    let credit = rows.iter().find(|r| r.category == "credit" && r.cost == atto("-5")).unwrap();
+    let credit = rows
+        .iter()
+        .find(|r| r.category == "credit" && r.cost == atto("-5"))
+        .unwrap();
     assert_eq!(credit.model, "anthropic.claude-sonnet-4-6");
     assert_eq!(credit.input, 0);
 }
@@ -236,7 +243,11 @@ fn aws_real_cur_sample_total_is_its_column_sum() {
     check_against(&d, e, "Team");
     // One line item id over three days is three charges.
     assert_eq!(
-        cloud_rows(&d).iter().map(|r| &r.record_id).collect::<BTreeSet<_>>().len(),
+        cloud_rows(&d)
+            .iter()
+            .map(|r| &r.record_id)
+            .collect::<BTreeSet<_>>()
+            .len(),
         21
     );
 }
@@ -258,7 +269,10 @@ fn aws_cur2_parquet_dedupes_against_its_csv() {
             .map(|rec| Some(&rec[i]).filter(|v| !v.is_empty()))
             .collect();
         let col: Column = if h.ends_with("_cost") || h == "line_item_usage_amount" {
-            let v: Vec<Option<f64>> = cells.iter().map(|c| c.map(|t| t.parse().unwrap())).collect();
+            let v: Vec<Option<f64>> = cells
+                .iter()
+                .map(|c| c.map(|t| t.parse().unwrap()))
+                .collect();
             Column::new(h.into(), v)
         } else if h == "resource_tags" {
             let lists: Vec<Option<Series>> = cells
@@ -304,7 +318,10 @@ fn aws_cur2_parquet_dedupes_against_its_csv() {
 /// The fixture as DuckDB writes it (a Parquet MAP). Debug builds of polars 0.55 assert on
 /// MAP columns (polars-io read_impl.rs `assert_dtypes`), so this runs in release builds.
 #[test]
-#[cfg_attr(debug_assertions, ignore = "polars debug assertion on Parquet MAP columns")]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "polars debug assertion on Parquet MAP columns"
+)]
 fn aws_cur2_duckdb_parquet_matches_the_csv() {
     let d = Dir::new();
     d.ingest(fixture("aws/cur2-2026-06.parquet"));
@@ -315,7 +332,10 @@ fn aws_cur2_duckdb_parquet_matches_the_csv() {
 fn aws_missing_required_column_is_named() {
     let d = Dir::new();
     let text = std::fs::read_to_string(fixture("aws/cur-legacy-2026-06.csv")).unwrap();
-    let p = d.write("cur.csv", text.replacen("lineItem/UnblendedCost", "lineItem/Cost", 1));
+    let p = d.write(
+        "cur.csv",
+        text.replacen("lineItem/UnblendedCost", "lineItem/Cost", 1),
+    );
     let a = d
         .finops()
         .args(["ingest", "--source", "aws-cur"])
@@ -324,7 +344,10 @@ fn aws_missing_required_column_is_named() {
         .code(2);
     let err = stderr(&a);
     assert!(err.contains("cur.csv"), "{err}");
-    assert!(err.contains("without required column(s) lineItem/UnblendedCost"), "{err}");
+    assert!(
+        err.contains("without required column(s) lineItem/UnblendedCost"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -332,10 +355,16 @@ fn aws_bad_cells_name_file_line_column_and_value() {
     let d = Dir::new();
     let text = std::fs::read_to_string(fixture("aws/cur2-2026-06.csv")).unwrap();
     // A decimal comma in the cost of the 3rd data row (line 4).
-    let p = d.write("cost.csv", text.replacen(",2.94,2.793,", ",\"2,94\",2.793,", 1));
+    let p = d.write(
+        "cost.csv",
+        text.replacen(",2.94,2.793,", ",\"2,94\",2.793,", 1),
+    );
     let err = stderr(&d.finops().arg("ingest").arg(&p).assert().code(2));
     assert!(err.contains("cost.csv") && err.contains("line 4"), "{err}");
-    assert!(err.contains("line_item_unblended_cost") && err.contains("2,94"), "{err}");
+    assert!(
+        err.contains("line_item_unblended_cost") && err.contains("2,94"),
+        "{err}"
+    );
     // A time interval without its end.
     let p = d.write(
         "iv.csv",
@@ -346,7 +375,10 @@ fn aws_bad_cells_name_file_line_column_and_value() {
         ),
     );
     let err = stderr(&d.finops().arg("ingest").arg(&p).assert().code(2));
-    assert!(err.contains("identity_time_interval") && err.contains("not a time interval"), "{err}");
+    assert!(
+        err.contains("identity_time_interval") && err.contains("not a time interval"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -12,7 +12,10 @@ fn both_ways(rel: &str) -> Dir {
         .arg(fixture(rel))
         .assert()
         .success();
-    assert_eq!(json(&out.get_output().stdout)["rows"][0]["format"], "azure-cost");
+    assert_eq!(
+        json(&out.get_output().stdout)["rows"][0]["format"],
+        "azure-cost"
+    );
     let f = Dir::new();
     f.finops()
         .args(["ingest", "--source", "azure-cost"])
@@ -39,7 +42,10 @@ fn azure_ea_actual_with_openai_meters() {
     let d = check("ea-actual-aoai-2026-06.csv");
     // The hourly provisioned (PTU) meter has no tokens and no model.
     let rows = cloud_rows(&d);
-    let ptu = rows.iter().find(|r| r.cost == crate::util::atto("24")).unwrap();
+    let ptu = rows
+        .iter()
+        .find(|r| r.cost == crate::util::atto("24"))
+        .unwrap();
     assert_eq!((ptu.model.as_str(), ptu.input, ptu.output), ("", 0, 0));
     assert!(rows.iter().any(|r| r.category == "purchase"));
     assert!(rows.iter().any(|r| r.category == "credit"));
@@ -68,7 +74,10 @@ fn azure_real_toolkit_samples_total_their_cost_column() {
     let d = check("finops-toolkit/EA_AmortizedCost_Small.csv");
     let e = &expected("azure")["finops-toolkit/EA_AmortizedCost_Small.csv"];
     assert_eq!(e["totals"]["USD"], "16.2969321366366446274854190000");
-    assert_eq!(crate::formats_aws::last_totals(&d)["USD"], "16.296932136636644627");
+    assert_eq!(
+        crate::formats_aws::last_totals(&d)["USD"],
+        "16.296932136636644627"
+    );
 }
 
 #[test]
@@ -80,7 +89,11 @@ fn azure_header_only_export_is_a_warning() {
         .arg(fixture("azure/finops-toolkit/EA_NoRows.csv"))
         .assert()
         .success();
-    assert!(stderr(&a).contains("no rows (header only)"), "{}", stderr(&a));
+    assert!(
+        stderr(&a).contains("no rows (header only)"),
+        "{}",
+        stderr(&a)
+    );
 }
 
 #[test]
@@ -98,18 +111,30 @@ fn azure_missing_cost_column_is_named() {
             .code(2),
     );
     assert!(err.contains("ea.csv"), "{err}");
-    assert!(err.contains("without required column(s) CostInBillingCurrency (or Cost, PreTaxCost)"), "{err}");
+    assert!(
+        err.contains("without required column(s) CostInBillingCurrency (or Cost, PreTaxCost)"),
+        "{err}"
+    );
 }
 
 #[test]
 fn azure_bad_date_and_tags_name_the_place() {
     let d = Dir::new();
     let h = "Date,MeterCategory,MeterName,Quantity,Cost,BillingCurrency,Tags\n";
-    let p = d.write("dates.csv", format!("{h}06/03/2026,Storage,LRS,1,1.5,EUR,\n31/06/2026,Storage,LRS,1,2,EUR,\n"));
+    let p = d.write(
+        "dates.csv",
+        format!("{h}06/03/2026,Storage,LRS,1,1.5,EUR,\n31/06/2026,Storage,LRS,1,2,EUR,\n"),
+    );
     let err = stderr(&d.finops().arg("ingest").arg(&p).assert().code(2));
     assert!(err.contains("dates.csv") && err.contains("line 3"), "{err}");
     assert!(err.contains("Date") && err.contains("31/06/2026"), "{err}");
-    let p = d.write("tags.csv", format!("{h}06/03/2026,Storage,LRS,1,1.5,EUR,\"\"\"team\"\": \"\"search\"\n"));
+    let p = d.write(
+        "tags.csv",
+        format!("{h}06/03/2026,Storage,LRS,1,1.5,EUR,\"\"\"team\"\": \"\"search\"\n"),
+    );
     let err = stderr(&d.finops().arg("ingest").arg(&p).assert().code(2));
-    assert!(err.contains("tags.csv") && err.contains("line 2") && err.contains("Tags"), "{err}");
+    assert!(
+        err.contains("tags.csv") && err.contains("line 2") && err.contains("Tags"),
+        "{err}"
+    );
 }

@@ -40,7 +40,10 @@ fn oci_real_sample_total_is_its_column_sum() {
             c.args(["--source", "oci-cost"]);
         }
         let out = c.arg(fixture(&format!("oracle/{rel}"))).assert().success();
-        assert_eq!(json(&out.get_output().stdout)["rows"][0]["format"], "oci-cost");
+        assert_eq!(
+            json(&out.get_output().stdout)["rows"][0]["format"],
+            "oci-cost"
+        );
         assert_eq!(last_totals(&d), totals(e));
         assert_eq!(e["totals"], e["column_total"]);
         let rows = cloud_rows(&d);
@@ -80,8 +83,10 @@ fn oci_corrections_replace_the_lines_they_restate() {
     for r in cloud_rows(&d) {
         *sum.entry(r.currency).or_default() += r.cost;
     }
-    let want: BTreeMap<String, i128> =
-        totals(all).into_iter().map(|(k, v)| (k, atto(&v))).collect();
+    let want: BTreeMap<String, i128> = totals(all)
+        .into_iter()
+        .map(|(k, v)| (k, atto(&v)))
+        .collect();
     assert_eq!(sum, want);
     assert_eq!(by_team(&d), want_team(all));
 }
@@ -100,7 +105,10 @@ fn oci_usage_report_is_refused_with_the_fix() {
             .assert()
             .code(2),
     );
-    assert!(err.contains("usage.csv") && err.contains("cost/myCost"), "{err}");
+    assert!(
+        err.contains("usage.csv") && err.contains("cost/myCost"),
+        "{err}"
+    );
     assert!(err.contains("usage report"), "{err}");
 }
 
@@ -108,10 +116,16 @@ fn oci_usage_report_is_refused_with_the_fix() {
 fn oci_bad_cost_cell_names_the_place() {
     let d = Dir::new();
     let text = std::fs::read_to_string(fixture("oracle/cost-2026-06.csv")).unwrap();
-    let p = d.write("cost.csv", text.replacen("0.187500000000000000", "0.18x75", 1));
+    let p = d.write(
+        "cost.csv",
+        text.replacen("0.187500000000000000", "0.18x75", 1),
+    );
     let err = stderr(&d.finops().arg("ingest").arg(&p).assert().code(2));
     // The file has CRLF line ends: the CSV reader's line numbers there are one short
     // (the same with FOCUS files; reported), so only "line" is checked here.
     assert!(err.contains("cost.csv") && err.contains("line "), "{err}");
-    assert!(err.contains("cost/myCost") && err.contains("0.18x75"), "{err}");
+    assert!(
+        err.contains("cost/myCost") && err.contains("0.18x75"),
+        "{err}"
+    );
 }
