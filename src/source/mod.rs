@@ -5,6 +5,9 @@
 //! header or first JSON object), then [`read`] streams it through the matching adapter
 //! into a [`Sink`].
 
+mod aws;
+mod azure;
+mod cloud;
 mod csvin;
 mod focus;
 mod gateway;
@@ -14,6 +17,7 @@ pub mod identity;
 mod json_in;
 mod langfuse;
 mod litellm;
+mod oci;
 mod parallel;
 mod parquet;
 pub mod record;

@@ -44,6 +44,9 @@ pub struct Format {
 pub static FORMATS: &[&Format] = &[
     &super::focus::FORMAT,
     &super::usage_log::FORMAT,
+    &super::aws::FORMAT,
+    &super::azure::FORMAT,
+    &super::oci::FORMAT,
     &super::gcp::FORMAT,
     &super::litellm::FORMAT,
     &super::helicone::FORMAT,
