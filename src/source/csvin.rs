@@ -217,13 +217,22 @@ pub fn take_violations(v: &Violations, before: u64) -> Vec<Violation> {
 /// A CSV input whose header has been read.
 pub struct CsvInput {
     pub reader: csv::Reader<QuoteCheck<Box<dyn BufRead + Send>>>,
+    /// Lines end in CR LF: the csv crate counts a record's CR LF line end only once the
+    /// next record is read, so positions it gives are one line short
+    /// ([`CsvInput::true_line`]).
+    pub crlf: bool,
     headers: Vec<String>,
     pub delimiter: u8,
     pub violations: Violations,
 }
 
 impl CsvInput {
-    pub fn new(path: &Path, input: Box<dyn BufRead + Send>, delimiter: u8) -> Result<CsvInput> {
+    pub fn new(
+        path: &Path,
+        input: Box<dyn BufRead + Send>,
+        delimiter: u8,
+        crlf: bool,
+    ) -> Result<CsvInput> {
         let check = QuoteCheck::new(input, delimiter);
         let violations = check.violations();
         let mut reader = csv::ReaderBuilder::new()
@@ -265,10 +274,16 @@ impl CsvInput {
         }
         Ok(CsvInput {
             reader,
+            crlf,
             headers,
             delimiter,
             violations,
         })
+    }
+
+    /// The true line of a line number the csv crate gives for a record or its position.
+    pub fn true_line(crlf: bool, line: u64) -> u64 {
+        line + crlf as u64
     }
 
     pub fn headers(&self) -> &[String] {

@@ -547,8 +547,10 @@ pub fn shown_columns(headers: &[String]) -> String {
 /// How the file's bytes are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Syntax {
+    /// `crlf`: lines end in CR LF (Windows exports), as the header line does.
     Csv {
         delimiter: u8,
+        crlf: bool,
     },
     /// One JSON object a line.
     JsonLines,
@@ -691,7 +693,10 @@ pub fn open(
         }
         _ => {
             let delimiter = sniff_delimiter(&head);
-            let syntax = Syntax::Csv { delimiter };
+            let syntax = Syntax::Csv {
+                delimiter,
+                crlf: first_line_ends_crlf(&head),
+            };
             let headers = csvin::header_fields(first_line(&head), delimiter);
             let format = identify(path, forced, &Probe::new(syntax, headers), Some(1))?;
             Ok(Input {
@@ -815,8 +820,8 @@ pub fn read(input: Input, opts: &ReadOptions, batch_id: &str, sink: &mut dyn Sin
     let format = input.format.format();
     let mut notes = Vec::new();
     let counts = match (input.body, input.syntax) {
-        (Body::Text(reader), Syntax::Csv { delimiter }) => {
-            let csv = csvin::CsvInput::new(&path, reader, delimiter)?;
+        (Body::Text(reader), Syntax::Csv { delimiter, crlf }) => {
+            let csv = csvin::CsvInput::new(&path, reader, delimiter, crlf)?;
             let parser = (format.parser)(&path, csv.headers(), opts, &mut notes)?;
             for n in notes.drain(..) {
                 sink.note(n);
@@ -859,6 +864,13 @@ pub fn read(input: Input, opts: &ReadOptions, batch_id: &str, sink: &mut dyn Sin
         sink.note(n);
     }
     Ok(())
+}
+
+/// Whether the first line ends in CR LF.
+fn first_line_ends_crlf(head: &[u8]) -> bool {
+    head.iter()
+        .position(|&b| b == b'\n')
+        .is_some_and(|i| i > 0 && head[i - 1] == b'\r')
 }
 
 pub(crate) fn first_line(head: &[u8]) -> &[u8] {

@@ -46,6 +46,8 @@ pub fn read<'a>(
     let delimiter = csv.delimiter;
     let mut reader = csv.reader;
     let violations = csv.violations;
+    let crlf = csv.crlf;
+    let line_now = move |r: &csv::Reader<_>| CsvInput::true_line(crlf, r.position().line());
     let mut ended = false;
     let produce = move |buffer: Option<CsvBatch>| -> Result<Option<CsvBatch>> {
         if ended {
@@ -58,19 +60,28 @@ pub fn read<'a>(
                 batch.push(csv::ByteRecord::new());
             }
             match reader.read_byte_record(&mut batch[n]) {
-                Ok(true) => n += 1,
+                Ok(true) => {
+                    if crlf {
+                        if let Some(p) = batch[n].position() {
+                            let mut p = p.clone();
+                            p.set_line(CsvInput::true_line(crlf, p.line()));
+                            batch[n].set_position(Some(p));
+                        }
+                    }
+                    n += 1
+                }
                 Ok(false) => {
                     ended = true;
                     break;
                 }
-                Err(e) => return Err(read_error(path, &e, reader.position().line()).into()),
+                Err(e) => return Err(read_error(path, &e, line_now(&reader)).into()),
             }
         }
         // The quoting problems of the records read so far travel with them.
         let bad = if ended {
             take_violations(&violations, u64::MAX)
         } else {
-            take_violations(&violations, reader.position().line())
+            take_violations(&violations, line_now(&reader))
         };
         Ok((n > 0).then_some(CsvBatch {
             records: batch,

@@ -253,7 +253,10 @@ mod tests {
             assert!(!f.required.is_empty(), "{}", f.name);
             // A file with exactly the required columns is recognised as the format.
             let p = Probe::new(
-                Syntax::Csv { delimiter: b',' },
+                Syntax::Csv {
+                    delimiter: b',',
+                    crlf: false,
+                },
                 f.required.iter().map(|c| c.to_string()).collect(),
             );
             match detect(&p) {

@@ -426,3 +426,34 @@ fn bad_config_names_key_and_line() {
     assert!(err.contains("line 2"), "{err}");
     assert!(err.contains("week_strat"), "{err}");
 }
+
+#[test]
+fn crlf_files_name_the_true_line() {
+    // Windows exports (Azure, OCI) end lines in CR LF; a multi-line quoted value spans two.
+    let d = Dir::new();
+    let p = d.write(
+        "log.csv",
+        "timestamp,cost\r\n2026-10-01,1\r\n2026-10-02,\"1\"x\r\n2026-10-03,\"multi\r\nline\",3\r\n2026-10-04,abc\r\n",
+    );
+    d.finops()
+        .args(["ingest", "--skip-invalid"])
+        .arg(&p)
+        .assert()
+        .success();
+    let rejects = std::fs::read_dir(d.path().join(".finops/rejects"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect::<String>();
+    let lines: Vec<&str> = rejects
+        .lines()
+        .filter_map(|l| l.split(',').next())
+        .filter(|f| f.parse::<u64>().is_ok())
+        .collect();
+    assert_eq!(lines, ["3", "4", "6"], "{rejects}");
+    let p = d.write(
+        "bad.csv",
+        "timestamp,cost\r\n2026-10-01,1\r\n2026-10-02,abc\r\n",
+    );
+    let err = fails(&d, &p);
+    assert!(err.contains("line 3, column \"cost\""), "{err}");
+}

@@ -315,13 +315,8 @@ fn aws_cur2_parquet_dedupes_against_its_csv() {
     check_against(&d, &expected("aws")["cur2-2026-06.csv"], "team");
 }
 
-/// The fixture as DuckDB writes it (a Parquet MAP). Debug builds of polars 0.55 assert on
-/// MAP columns (polars-io read_impl.rs `assert_dtypes`), so this runs in release builds.
+/// The fixture as DuckDB writes it (a Parquet MAP column).
 #[test]
-#[cfg_attr(
-    debug_assertions,
-    ignore = "polars debug assertion on Parquet MAP columns"
-)]
 fn aws_cur2_duckdb_parquet_matches_the_csv() {
     let d = Dir::new();
     d.ingest(fixture("aws/cur2-2026-06.parquet"));
