@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::model::SourceFormat;
+use crate::source::SourceFormat;
 use crate::timeparse::Month;
 
 const AFTER_HELP: &str = "\
@@ -395,7 +395,7 @@ mod tests {
         assert_eq!(cli.global.format, Format::Json);
         assert_eq!(cli.global.store, Some(PathBuf::from("/tmp/s")));
         match cli.command {
-            Command::Ingest(a) => assert_eq!(a.source, Some(SourceFormat::UsageLog)),
+            Command::Ingest(a) => assert_eq!(a.source, SourceFormat::parse("usage-log")),
             _ => panic!(),
         }
     }

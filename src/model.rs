@@ -7,46 +7,6 @@ use std::fmt;
 use crate::money::Money;
 use crate::timeparse::{Micros, Month};
 
-/// The input family a row came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
-pub enum SourceFormat {
-    /// FinOps FOCUS 1.0–1.3 cost and usage data (CSV, CSV.gz, Parquet).
-    Focus,
-    /// The generic request log (CSV or JSON Lines): docs/formats/usage-log.md.
-    #[value(name = "usage-log")]
-    UsageLog,
-}
-
-impl SourceFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceFormat::Focus => "focus",
-            SourceFormat::UsageLog => "usage-log",
-        }
-    }
-
-    pub fn kind(self) -> Kind {
-        match self {
-            SourceFormat::Focus => Kind::Bill,
-            SourceFormat::UsageLog => Kind::Usage,
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<SourceFormat> {
-        match s {
-            "focus" => Some(SourceFormat::Focus),
-            "usage-log" => Some(SourceFormat::UsageLog),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for SourceFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// What a provider charges (`bill`) or what callers did (`usage`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {

@@ -15,10 +15,11 @@ use crate::store::writer::disambiguate;
 use crate::cli::IngestArgs;
 use crate::context::Context;
 use crate::error::{exit, InputError, Place};
-use crate::model::{Currency, Row, SourceFormat};
+use crate::model::{Currency, Row};
 use crate::money::Money;
 use crate::output::{Cell, Column, ColumnKind, Report};
 use crate::pricing::PriceBook;
+use crate::source::SourceFormat;
 use crate::source::{self, Chunk, ReadOptions, ReadStats, Rejected, Sink};
 use crate::store::{Batch, BatchWriter, Commit, Store};
 use crate::timeparse::{date_string, Month};
@@ -626,12 +627,12 @@ fn report_repeats(ctx: &Context, path: &Path, format: SourceFormat, n: u64, exam
     } else {
         format!(" (e.g. {})", examples.join(", "))
     };
-    match format {
-        SourceFormat::Focus => ctx.note(format!(
+    match format.kind() {
+        crate::model::Kind::Bill => ctx.note(format!(
             "{}: {n} row(s) have the same dimensions as an earlier row; kept as separate charges",
             path.display()
         )),
-        SourceFormat::UsageLog => ctx.warn(format!(
+        crate::model::Kind::Usage => ctx.warn(format!(
             "{}: {n} row(s) repeat an earlier request{eg}: same request_id, or identical rows; kept as separate rows — check the log was not shipped twice",
             path.display()
         )),

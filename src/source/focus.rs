@@ -10,13 +10,56 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::identity::{is_null, KeyHasher, KeyKind};
-use super::{FieldError, ParseCounts, ReadOptions, RowParser, TagCache, TextRecord};
+use super::identity::{KeyHasher, KeyKind};
+use super::registry::{Format, Probe};
+use super::{FieldError, ParseCounts, ReadOptions, Record, RowParser, TagCache};
 use crate::error::quote;
 use crate::error::{InputError, Place};
-use crate::model::{normalize_provider, parse_tags_object, tags_json, ChargeCategory, Row};
-use crate::money::{parse_formatted, Money};
-use crate::timeparse::{parse_timestamp, Month};
+use crate::model::{normalize_provider, parse_tags_object, tags_json, ChargeCategory, Kind, Row};
+use crate::money::Money;
+use crate::timeparse::Month;
+
+pub static FORMAT: Format = Format {
+    name: "focus",
+    kind: Kind::Bill,
+    about: "FinOps FOCUS 1.0–1.3 cost and usage data (CSV, CSV.gz, Parquet)",
+    doc: "docs/formats/focus.md",
+    columns: &[],
+    required: &["BilledCost", "ChargePeriodStart"],
+    detect,
+    parser: boxed,
+};
+
+/// FOCUS columns that, three together, say FOCUS even without BilledCost.
+const SIGNATURE: &[&str] = &[
+    "BilledCost",
+    "ChargePeriodStart",
+    "BillingCurrency",
+    "BillingPeriodStart",
+    "ChargeCategory",
+    "EffectiveCost",
+    "ProviderName",
+    "ServiceName",
+];
+
+fn detect(p: &Probe) -> u8 {
+    if p.has("BilledCost") {
+        90
+    } else if p.count(SIGNATURE) >= 3 {
+        60
+    } else {
+        0
+    }
+}
+
+fn boxed<'a>(
+    path: &Path,
+    headers: &[String],
+    opts: &'a ReadOptions<'a>,
+    notes: &mut Vec<String>,
+) -> Result<Box<dyn RowParser<'a> + 'a>> {
+    Ok(Box::new(parser(path, headers, opts, notes)?))
+}
 
 /// Metric columns: left out of a row's identity, so a restated amount replaces the row.
 const METRICS: &[&str] = &[
@@ -158,7 +201,6 @@ pub fn parser<'a>(
         notes.push("no BillingPeriodStart column: each charge is billed in its own month".into());
     }
     Ok(FocusParser {
-        headers: std::sync::Arc::new(headers.to_vec()),
         cols: std::sync::Arc::new(cols),
         opts,
         tag_cache: TagCache::default(),
@@ -169,7 +211,6 @@ pub fn parser<'a>(
 
 /// Parses FOCUS records; one per worker thread.
 pub struct FocusParser<'a> {
-    headers: std::sync::Arc<Vec<String>>,
     cols: std::sync::Arc<Cols>,
     opts: &'a ReadOptions<'a>,
     tag_cache: TagCache,
@@ -178,10 +219,9 @@ pub struct FocusParser<'a> {
 }
 
 impl<'a> RowParser<'a> for FocusParser<'a> {
-    fn parse(&mut self, rec: &TextRecord, row: &mut Row) -> Result<(), FieldError> {
+    fn parse(&mut self, rec: &Record, row: &mut Row) -> Result<(), FieldError> {
         fill(
             rec,
-            &self.headers,
             &self.cols,
             self.opts,
             &mut self.tag_cache,
@@ -193,7 +233,6 @@ impl<'a> RowParser<'a> for FocusParser<'a> {
 
     fn fork(&self) -> Box<dyn RowParser<'a> + 'a> {
         Box::new(FocusParser {
-            headers: self.headers.clone(),
             cols: self.cols.clone(),
             opts: self.opts,
             tag_cache: TagCache::default(),
@@ -209,8 +248,7 @@ impl<'a> RowParser<'a> for FocusParser<'a> {
 
 #[allow(clippy::too_many_arguments)]
 fn fill(
-    rec: &TextRecord,
-    headers: &[String],
+    rec: &Record,
     cols: &Cols,
     opts: &ReadOptions,
     tag_cache: &mut TagCache,
@@ -218,17 +256,16 @@ fn fill(
     key: &mut KeyHasher,
     row: &mut Row,
 ) -> Result<(), FieldError> {
-    let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).filter(|v| !is_null(v));
-    let name = |i: usize| headers[i].as_str();
+    let name = |i: usize| rec.name(i);
 
-    row.currency = Some(match get(cols.currency) {
+    row.currency = Some(match cols.currency.and_then(|i| rec.str(i)) {
         Some(v) => super::currency(name(cols.currency.unwrap_or(0)), v)?,
         None => opts.default_currency,
     });
     let currency = row.currency.unwrap_or(opts.default_currency);
     let mut formatted = 0u32;
     let mut money = |i: usize, required: bool| -> Result<Option<Money>, FieldError> {
-        match get(Some(i)) {
+        match rec.money(i, currency.as_str())? {
             None if required => Err(FieldError::new(
                 name(i),
                 None,
@@ -236,13 +273,10 @@ fn fill(
                 "every FOCUS row needs a BilledCost; 0 is a valid amount",
             )),
             None => Ok(None),
-            Some(v) => match parse_formatted(v, currency.as_str()) {
-                Ok((m, lenient)) => {
-                    formatted += lenient as u32;
-                    Ok(Some(m))
-                }
-                Err(e) => Err(FieldError::money(name(i), v, &e)),
-            },
+            Some((m, lenient)) => {
+                formatted += lenient as u32;
+                Ok(Some(m))
+            }
         }
     };
     row.cost = money(cols.billed_cost, true)?.unwrap_or_default();
@@ -258,18 +292,9 @@ fn fill(
         .flatten();
     *formatted_amounts += formatted as u64;
 
-    let time = |i: usize| -> Result<Option<i64>, FieldError> {
-        match get(Some(i)) {
-            None => Ok(None),
-            Some(v) => parse_timestamp(v).map(Some).ok_or_else(|| {
-                FieldError::new(
-                    name(i),
-                    Some(v),
-                    format!("cannot read the date {}", quote(v.trim_ascii())),
-                    "use ISO 8601, e.g. 2026-10-01T00:00:00Z",
-                )
-            }),
-        }
+    let time = |i: usize| {
+        rec.time(i)
+            .map_err(|e| e.fix("use ISO 8601, e.g. 2026-10-01T00:00:00Z"))
     };
     row.charge_start = time(cols.charge_start)?.ok_or_else(|| {
         FieldError::new(
@@ -286,7 +311,7 @@ fn fill(
     if row.charge_end < row.charge_start {
         return Err(FieldError::new(
             name(cols.charge_end.unwrap_or(cols.charge_start)),
-            get(cols.charge_end),
+            cols.charge_end.and_then(|i| rec.str(i)),
             "the charge period ends before it starts",
             "check ChargePeriodStart and ChargePeriodEnd (swapped, or in different time zones?)",
         ));
@@ -295,7 +320,7 @@ fn fill(
         Some(i) => time(i)?.map_or(Month::of_micros(row.charge_start), Month::of_micros),
         None => Month::of_micros(row.charge_start),
     });
-    row.charge_category = match get(cols.category) {
+    row.charge_category = match cols.category.and_then(|i| rec.str(i)) {
         None => ChargeCategory::Usage,
         Some(v) => ChargeCategory::parse(v).ok_or_else(|| {
             FieldError::new(
@@ -306,23 +331,18 @@ fn fill(
             )
         })?,
     };
-    match cols.provider.iter().find_map(|&i| get(Some(i))) {
+    match cols.provider.iter().find_map(|&i| rec.str(i)) {
         Some(p) => normalize_provider(p, &mut row.provider),
         None => row.provider.push_str("unknown"),
     }
-    let text = |dst: &mut String, i: Option<usize>| {
-        if let Some(v) = get(i) {
-            dst.push_str(v.trim_ascii());
-        }
-    };
-    text(&mut row.service, cols.service);
-    text(&mut row.sku, cols.sku);
-    text(&mut row.description, cols.description);
-    text(&mut row.billing_account, cols.billing_account);
-    text(&mut row.sub_account, cols.sub_account);
-    text(&mut row.resource_id, cols.resource_id);
-    text(&mut row.region, cols.region);
-    if let Some(raw) = get(cols.tags) {
+    rec.push_text(cols.service, &mut row.service)?;
+    rec.push_text(cols.sku, &mut row.sku)?;
+    rec.push_text(cols.description, &mut row.description)?;
+    rec.push_text(cols.billing_account, &mut row.billing_account)?;
+    rec.push_text(cols.sub_account, &mut row.sub_account)?;
+    rec.push_text(cols.resource_id, &mut row.resource_id)?;
+    rec.push_text(cols.region, &mut row.region)?;
+    if let Some(raw) = cols.tags.and_then(|i| rec.str(i)) {
         match tag_cache.get(raw) {
             Some(t) => row.tags.push_str(t),
             None => {
@@ -346,7 +366,7 @@ fn fill(
     // tags as their canonical JSON.
     key.reset("focus");
     for (i, lower, kind) in &cols.key {
-        key.text(lower, rec.get(*i).unwrap_or(""), *kind);
+        rec.key(key, lower, *i, *kind);
     }
     key.canonical("tags", &row.tags);
     row.record_id = key.finish();

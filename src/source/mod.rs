@@ -8,7 +8,11 @@
 mod csvin;
 mod focus;
 pub mod identity;
+mod json_in;
 mod parallel;
+mod parquet;
+pub mod record;
+pub mod registry;
 mod usage_log;
 
 use std::io::{BufRead, BufReader, Cursor, Read};
@@ -19,11 +23,14 @@ use anyhow::Result;
 use crate::error::{InputError, Place};
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{Currency, Row, SourceFormat};
+use crate::model::{Currency, Row};
 use crate::money::Money;
 use crate::pricing::PriceBook;
 use crate::store::writer::Frame;
 use crate::timeparse::Month;
+pub use record::{Cell, Record};
+pub use registry::SourceFormat;
+use registry::{Detected, Probe};
 
 pub use csvin::{join_record, sniff_delimiter};
 
@@ -77,12 +84,12 @@ impl<'r> TextRecord<'r> {
 pub type TagCache =
     std::collections::HashMap<String, String, xxhash_rust::xxh3::Xxh3DefaultBuilder>;
 
-/// Turns one text record into a canonical row. Each worker thread has its own, made by
+/// Turns one record into a canonical row. Each worker thread has its own, made by
 /// [`RowParser::fork`].
 pub trait RowParser<'a>: Send {
     /// Fills a cleared `row` from `rec`. `row.record_id` gets the hash of the row's natural
     /// key; repeats within a file are made unique after the read.
-    fn parse(&mut self, rec: &TextRecord, row: &mut Row) -> Result<(), FieldError>;
+    fn parse(&mut self, rec: &Record, row: &mut Row) -> Result<(), FieldError>;
     fn fork(&self) -> Box<dyn RowParser<'a> + 'a>;
     fn counts(&self) -> ParseCounts;
 }
@@ -348,6 +355,12 @@ impl FieldError {
         )
     }
 
+    /// The same error with another fix.
+    pub fn fix(mut self, fix: impl Into<String>) -> FieldError {
+        self.fix = fix.into();
+        self
+    }
+
     pub fn into_rejected(self, line: u64, record: String) -> Rejected {
         Rejected {
             line,
@@ -392,8 +405,13 @@ pub fn shown_columns(headers: &[String]) -> String {
 /// How the file's bytes are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Syntax {
-    Csv { delimiter: u8 },
+    Csv {
+        delimiter: u8,
+    },
+    /// One JSON object a line.
     JsonLines,
+    /// One JSON document: a page, a list of pages or rows, a row.
+    Json,
     Parquet,
 }
 
@@ -410,13 +428,23 @@ pub struct Input {
     pub path: PathBuf,
     pub syntax: Syntax,
     pub format: SourceFormat,
-    /// Decoded UTF-8 text (not used for Parquet).
-    reader: Box<dyn BufRead + Send>,
+    body: Body,
     /// What was noticed while opening (gzip, BOM, UTF-16).
     pub notes: Vec<String>,
 }
 
+/// What is left to read of an input.
+enum Body {
+    /// Decoded UTF-8 text (CSV, JSON Lines).
+    Text(Box<dyn BufRead + Send>),
+    /// A JSON document, parsed.
+    Document(serde_json::Value),
+    Parquet(parquet::ParquetInput),
+}
+
 const PEEK: u64 = 64 * 1024;
+/// How far detection reads for the first line of JSON Lines.
+const MAX_FIRST_LINE: u64 = 64 << 20;
 
 /// Opens `path`, passing every raw byte read to `on_read` (progress, content hash), and
 /// identifies its format (or takes `forced`).
@@ -449,15 +477,14 @@ pub fn open(
         })?;
     }
     if head.starts_with(b"PAR1") {
-        let format = match forced {
-            Some(f) => f,
-            None => crate::store::parquet_in::detect(path)?,
-        };
+        let pq = parquet::ParquetInput::open(path)?;
+        let probe = Probe::new(Syntax::Parquet, pq.headers().to_vec());
+        let format = identify(path, forced, &probe, None)?;
         return Ok(Input {
             path: path.to_path_buf(),
             syntax: Syntax::Parquet,
             format,
-            reader: Box::new(std::io::empty()),
+            body: Body::Parquet(pq),
             notes,
         });
     }
@@ -488,15 +515,6 @@ pub fn open(
                 .into(),
         );
     };
-    let syntax = match head[first] {
-        b'{' => Syntax::JsonLines,
-        b'[' => return Err(bad("a JSON array, not JSON Lines".into())
-            .fix("write one JSON object per line (JSON Lines), as docs/formats/usage-log.md shows")
-            .into()),
-        _ => Syntax::Csv {
-            delimiter: sniff_delimiter(&head),
-        },
-    };
     // An error with a length is a bad byte; one without is a character cut by the peek.
     if std::str::from_utf8(&head).is_err_and(|e| e.error_len().is_some()) {
         return Err(
@@ -505,17 +523,145 @@ pub fn open(
                 .into(),
         );
     }
-    let format = match forced {
-        Some(f) => f,
-        None => detect_text(path, syntax, &head)?,
-    };
+    match head[first] {
+        b'[' => document(path, forced, text, notes),
+        b'{' => {
+            // JSON Lines when the first line is a whole value, else a (pretty-printed)
+            // document.
+            let (n, line) = first_json_line(&mut text, path)?;
+            match serde_json::from_slice::<serde_json::Value>(&line) {
+                Ok(v) => {
+                    let probe = json_probe(Syntax::JsonLines, &v);
+                    let format = identify(path, forced, &probe, Some(n))?;
+                    Ok(Input {
+                        path: path.to_path_buf(),
+                        syntax: Syntax::JsonLines,
+                        format,
+                        body: Body::Text(Box::new(BufReader::with_capacity(1 << 20, text))),
+                        notes,
+                    })
+                }
+                Err(e) if e.is_eof() => document(path, forced, text, notes),
+                Err(e) => Err(InputError::new(path, Place::line(n), format!("not valid JSON: {e}"))
+                    .fix("each line must be one complete JSON object (JSON Lines), or the file one JSON document")
+                    .into()),
+            }
+        }
+        _ => {
+            let delimiter = sniff_delimiter(&head);
+            let syntax = Syntax::Csv { delimiter };
+            let headers = csvin::header_fields(first_line(&head), delimiter);
+            let format = identify(path, forced, &Probe::new(syntax, headers), Some(1))?;
+            Ok(Input {
+                path: path.to_path_buf(),
+                syntax,
+                format,
+                body: Body::Text(Box::new(BufReader::with_capacity(1 << 20, text))),
+                notes,
+            })
+        }
+    }
+}
+
+/// A JSON document: read whole (bounded) and identified by its first row.
+fn document(
+    path: &Path,
+    forced: Option<SourceFormat>,
+    mut text: Box<dyn Read + Send>,
+    notes: Vec<String>,
+) -> Result<Input> {
+    let doc = json_in::read_document(path, &mut text)?;
+    let probe = json_probe(Syntax::Json, &doc);
+    let format = identify(path, forced, &probe, None)?;
     Ok(Input {
         path: path.to_path_buf(),
-        syntax,
+        syntax: Syntax::Json,
         format,
-        reader: Box::new(BufReader::with_capacity(1 << 20, text)),
+        body: Body::Document(doc),
         notes,
     })
+}
+
+/// What detection sees of JSON: the key paths of the first row.
+fn json_probe(syntax: Syntax, v: &serde_json::Value) -> Probe {
+    let columns = json_in::rows(v)
+        .first()
+        .map(|(bucket, row)| json_in::paths(*bucket, row))
+        .unwrap_or_default();
+    Probe::new(syntax, columns)
+}
+
+/// The first non-blank line of JSON Lines and its number, read past the peek if need be.
+fn first_json_line(text: &mut Box<dyn Read + Send>, path: &Path) -> Result<(u64, Vec<u8>)> {
+    let mut want = PEEK;
+    loop {
+        let head = peek(text, want)
+            .map_err(|e| InputError::new(path, Place::default(), format!("cannot read: {e}")))?;
+        let complete = (head.len() as u64) < want;
+        let mut n = 0u64;
+        let mut rest: &[u8] = &head;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            n += 1;
+            let line = &rest[..end];
+            if !line.trim_ascii().is_empty() {
+                return Ok((n, line.to_vec()));
+            }
+            rest = &rest[end + 1..];
+        }
+        if complete || want >= MAX_FIRST_LINE {
+            return Ok((n + 1, rest.to_vec()));
+        }
+        want *= 4;
+    }
+}
+
+/// The format of a file: `forced`, else the surest detection, else an error naming what
+/// the file has, the closest format and what it lacks.
+fn identify(
+    path: &Path,
+    forced: Option<SourceFormat>,
+    probe: &Probe,
+    line: Option<u64>,
+) -> Result<SourceFormat> {
+    if let Some(f) = forced {
+        return Ok(f);
+    }
+    match registry::detect(probe) {
+        Detected::Format(f) => Ok(f),
+        Detected::Unknown { closest } => {
+            let what = if probe.is_json() {
+                "the first JSON row's keys"
+            } else {
+                "the columns"
+            };
+            let seen = if probe.columns().is_empty() {
+                "none".to_string()
+            } else {
+                shown_columns(probe.columns())
+            };
+            let mut fix = match closest {
+                Some((f, missing)) => format!(
+                    "closest known format: {} ({}), which needs {}; ",
+                    f.name,
+                    f.about,
+                    missing.join(", ")
+                ),
+                None => String::new(),
+            };
+            fix.push_str(&format!(
+                "finops reads: {} (docs/formats/); name the format with --source if the file is one of them",
+                registry::known_formats()
+            ));
+            let place = line.map_or_else(Place::default, Place::line);
+            Err(InputError::new(
+                path,
+                place,
+                format!("cannot tell the format from {what} ({seen})"),
+            )
+            .fix(fix)
+            .into())
+        }
+    }
 }
 
 /// Streams an opened input through its adapter into `sink`.
@@ -524,189 +670,54 @@ pub fn read(input: Input, opts: &ReadOptions, batch_id: &str, sink: &mut dyn Sin
         sink.note(n.clone());
     }
     let path = input.path.clone();
+    let format = input.format.format();
     let mut notes = Vec::new();
-    let counts = match (input.format, input.syntax) {
-        (format, Syntax::Csv { delimiter }) => {
-            let csv = csvin::CsvInput::new(&path, input.reader, delimiter)?;
-            let parser: Box<dyn RowParser> = match format {
-                SourceFormat::Focus => {
-                    Box::new(focus::parser(&path, csv.headers(), opts, &mut notes)?)
-                }
-                SourceFormat::UsageLog => Box::new(usage_log::csv_parser(
-                    &path,
-                    csv.headers(),
-                    opts,
-                    &mut notes,
-                )?),
-            };
+    let counts = match (input.body, input.syntax) {
+        (Body::Text(reader), Syntax::Csv { delimiter }) => {
+            let csv = csvin::CsvInput::new(&path, reader, delimiter)?;
+            let parser = (format.parser)(&path, csv.headers(), opts, &mut notes)?;
             for n in notes.drain(..) {
                 sink.note(n);
             }
-            parallel::read(&path, csv, parser, format, batch_id, sink)?
+            parallel::read(&path, csv, parser, input.format, batch_id, sink)?
         }
-        (SourceFormat::Focus, Syntax::Parquet) => {
-            let mut rows = crate::store::parquet_in::records(&path)?;
-            let mut parser = focus::parser(&path, rows.headers(), opts, &mut notes)?;
+        (Body::Parquet(pq), _) => {
+            let mut parser = (format.parser)(&path, pq.headers(), opts, &mut notes)?;
             for n in notes.drain(..) {
                 sink.note(n);
             }
-            read_serial(&mut rows, &mut parser, sink)?;
+            pq.read(&mut *parser, sink)?;
             parser.counts()
         }
-        (SourceFormat::UsageLog, Syntax::JsonLines) => {
-            return usage_log::read_jsonl(&path, input.reader, opts, sink);
-        }
-        (SourceFormat::Focus, Syntax::JsonLines) => {
-            return Err(InputError::new(
-                &path,
-                Place::default(),
-                "FOCUS data as JSON Lines is not supported",
-            )
-            .fix("export FOCUS as CSV or Parquet")
-            .into())
-        }
-        (SourceFormat::UsageLog, Syntax::Parquet) => {
-            return Err(InputError::new(
-                &path,
-                Place::default(),
-                "a usage log as Parquet is not supported",
-            )
-            .fix("write the request log as CSV or JSON Lines (docs/formats/usage-log.md)")
-            .into())
+        (body, syntax) => {
+            if format.columns.is_empty() {
+                return Err(InputError::new(
+                    &path,
+                    Place::default(),
+                    format!("{} data as JSON is not supported", format.name),
+                )
+                .fix(format!("export it as CSV or Parquet ({})", format.doc))
+                .into());
+            }
+            let flat = json_in::Flattener::new(format);
+            let mut parser = (format.parser)(&path, flat.headers(), opts, &mut notes)?;
+            for n in notes.drain(..) {
+                sink.note(n);
+            }
+            match (body, syntax) {
+                (Body::Document(doc), _) => json_in::read_rows(&doc, &flat, &mut *parser, sink)?,
+                (Body::Text(reader), _) => {
+                    json_in::read_lines(&path, reader, &flat, &mut *parser, sink)?
+                }
+                (Body::Parquet(_), _) => unreachable!("handled above"),
+            }
+            parser.counts()
         }
     };
     for n in closing_notes(counts, opts) {
         sink.note(n);
     }
     Ok(())
-}
-
-/// Records one by one through a parser (Parquet inputs).
-fn read_serial<'a>(
-    records: &mut dyn Records,
-    parser: &mut dyn RowParser<'a>,
-    sink: &mut dyn Sink,
-) -> Result<()> {
-    let delimiter = records.delimiter();
-    let mut row = Row::default();
-    while let Some(next) = records.next_record()? {
-        let (line, rec) = match next {
-            Ok(r) => r,
-            Err(rej) => {
-                sink.reject(rej)?;
-                continue;
-            }
-        };
-        row.clear();
-        let text = match TextRecord::new(rec.as_byte_record()) {
-            Ok(t) => t,
-            Err(_) => continue, // Parquet values are text already
-        };
-        match parser.parse(&text, &mut row) {
-            Ok(()) => sink.row(&row, line)?,
-            Err(e) => {
-                sink.reject(e.into_rejected(line, join_record(rec.as_byte_record(), delimiter)))?
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A source of header-addressed text records (CSV rows, Parquet rows as text).
-pub trait Records {
-    fn headers(&self) -> &[String];
-    /// The next record and the line it starts on; `Ok(None)` at the end. A record that
-    /// cannot be read as text comes back as a rejection.
-    fn next_record(&mut self) -> Result<Option<Result<(u64, &csv::StringRecord), Rejected>>>;
-    /// The delimiter to re-join a record with, for the rejects file.
-    fn delimiter(&self) -> u8;
-}
-
-fn detect_text(path: &Path, syntax: Syntax, head: &[u8]) -> Result<SourceFormat> {
-    match syntax {
-        Syntax::JsonLines => {
-            // The first line that is not blank (blank lines are skipped everywhere).
-            let (n, line) = head
-                .split(|&b| b == b'\n')
-                .enumerate()
-                .find(|(_, l)| !l.trim_ascii().is_empty())
-                .map(|(i, l)| (i as u64 + 1, l))
-                .unwrap_or((1, head));
-            let v: serde_json::Value = match serde_json::from_slice(line) {
-                Ok(v) => v,
-                // An object longer than the peek: judge by its keys' text.
-                Err(e) if e.is_eof() && head.len() as u64 >= PEEK => {
-                    if head.windows(11).any(|w| w == b"\"timestamp\"") {
-                        return Ok(SourceFormat::UsageLog);
-                    }
-                    serde_json::Value::Null
-                }
-                Err(e) => {
-                    return Err(InputError::new(
-                        path,
-                        Place::line(n),
-                        format!("not valid JSON: {e}"),
-                    )
-                    .fix("each line must be one complete JSON object")
-                    .into())
-                }
-            };
-            if v.get("timestamp").is_some() {
-                Ok(SourceFormat::UsageLog)
-            } else {
-                Err(InputError::new(
-                    path,
-                    Place::line(n),
-                    "cannot tell the format: the first JSON object has no \"timestamp\" field",
-                )
-                .fix("a usage log needs \"timestamp\" (docs/formats/usage-log.md); or name the format with --source")
-                .into())
-            }
-        }
-        Syntax::Csv { delimiter } => {
-            let headers = csvin::header_fields(first_line(head), delimiter);
-            let lower: Vec<String> = headers
-                .iter()
-                .map(|h| h.trim().to_ascii_lowercase())
-                .collect();
-            let has = |n: &str| lower.iter().any(|h| h == n);
-            let focus_cols = [
-                "billedcost",
-                "chargeperiodstart",
-                "billingcurrency",
-                "billingperiodstart",
-                "chargecategory",
-                "effectivecost",
-                "providername",
-                "servicename",
-            ];
-            if has("billedcost") || focus_cols.iter().filter(|c| has(c)).count() >= 3 {
-                return Ok(SourceFormat::Focus);
-            }
-            if has("timestamp")
-                && ["model", "input_tokens", "output_tokens", "cost"]
-                    .iter()
-                    .any(|c| has(c))
-            {
-                return Ok(SourceFormat::UsageLog);
-            }
-            Err(InputError::new(
-                path,
-                Place::line(1),
-                format!(
-                    "cannot tell the format from the header (columns: {})",
-                    shown_columns(&headers)
-                ),
-            )
-            .fix(
-                "finops reads FOCUS (columns BilledCost, ChargePeriodStart, ...) and the usage log \
-                 (timestamp plus model/tokens/cost, docs/formats/usage-log.md); name the format \
-                 with --source if the header is right",
-            )
-            .into())
-        }
-        Syntax::Parquet => crate::store::parquet_in::detect(path),
-    }
 }
 
 pub(crate) fn first_line(head: &[u8]) -> &[u8] {

@@ -16,7 +16,8 @@ use anyhow::Result;
 use super::csvin::{check_record, join_record, take_violations, Checked, CsvInput, Violation};
 use super::{Chunk, ParseCounts, ReadStats, Rejected, RowParser, Sink};
 use crate::error::{InputError, Place};
-use crate::model::{Row, SourceFormat};
+use crate::model::Row;
+use crate::source::SourceFormat;
 use crate::store::writer::MonthBuilders;
 
 /// Records per batch (and so the row-group size of the written files).
@@ -216,7 +217,7 @@ fn process(
         match check_record(bytes, headers, delimiter) {
             Checked::Text(rec) => {
                 row.clear();
-                match parser.parse(&rec, &mut row) {
+                match parser.parse(&super::Record::of_text(headers, &rec), &mut row) {
                     Ok(()) => {
                         chunk.stats.add(&row, rec.line()).map_err(|e| e.at(path))?;
                         chunk.fps.push(row.record_id as u64);

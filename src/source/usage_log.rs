@@ -1,22 +1,69 @@
 //! The generic request log (docs/formats/usage-log.md), CSV or JSON Lines → canonical
 //! usage rows. Rows without a cost are priced from their tokens.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::Result;
 use xxhash_rust::xxh3::xxh3_128;
 
 use super::identity::KeyHasher;
-use super::{
-    FieldError, ParseCounts, ReadOptions, Rejected, RowParser, Sink, TagCache, TextRecord,
-};
+use super::registry::{Format, Probe};
+use super::{Cell, FieldError, ParseCounts, ReadOptions, Record, RowParser, TagCache};
 use crate::error::{quote, InputError, Place};
-use crate::model::{normalize_provider, tag_value_text, tags_json, Currency, Row};
+use crate::model::{normalize_provider, tags_json, Currency, Kind, Row};
 use crate::money::parse_formatted;
 use crate::pricing::Tokens;
 use crate::timeparse::parse_timestamp;
+
+pub static FORMAT: Format = Format {
+    name: "usage-log",
+    kind: Kind::Usage,
+    about: "the generic request log: a timestamp plus model, tokens and/or cost (CSV, JSON Lines)",
+    doc: "docs/formats/usage-log.md",
+    columns: &[
+        "timestamp",
+        "provider",
+        "model",
+        "request_id",
+        "session_id",
+        "user_id",
+        "api_key_id",
+        "project_id",
+        "input_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "output_tokens",
+        "cost",
+        "currency",
+        "tags",
+    ],
+    required: &["timestamp", "cost"],
+    detect,
+    parser: boxed,
+};
+
+fn detect(p: &Probe) -> u8 {
+    let has_time = p.has("timestamp");
+    if p.is_json() {
+        return if has_time { 50 } else { 0 };
+    }
+    if has_time && p.count(&["model", "input_tokens", "output_tokens", "cost"]) > 0 {
+        50
+    } else {
+        0
+    }
+}
+
+fn boxed<'a>(
+    path: &Path,
+    headers: &[String],
+    opts: &'a ReadOptions<'a>,
+    notes: &mut Vec<String>,
+) -> Result<Box<dyn RowParser<'a> + 'a>> {
+    Ok(Box::new(csv_parser(path, headers, opts, notes)?))
+}
 
 /// The columns, in the order of [`Fields::v`].
 const NAMES: [&str; 14] = [
@@ -143,18 +190,31 @@ pub struct UsageParser<'a> {
 }
 
 impl<'a> RowParser<'a> for UsageParser<'a> {
-    fn parse(&mut self, rec: &TextRecord, row: &mut Row) -> Result<(), FieldError> {
-        let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).filter(|v| !is_blank(v));
-        let f = Fields {
-            v: self.layout.idx.map(get),
+    fn parse(&mut self, rec: &Record, row: &mut Row) -> Result<(), FieldError> {
+        let mut v: [Option<Cow<str>>; 14] = Default::default();
+        for (k, i) in self.layout.idx.iter().enumerate() {
+            if let Some(i) = *i {
+                v[k] = rec.text(i)?;
+            }
+        }
+        // Tags: a JSON object (JSON input) or its text (a CSV cell).
+        let tags = match self.layout.tags_col {
+            Some(i) => match rec.cell(i) {
+                Cell::Json(j) => Some(Cow::Owned(j.to_string())),
+                _ => rec.text(i)?,
+            },
+            None => None,
         };
         csv_tags(
             &mut self.st,
-            get(self.layout.tags_col),
+            tags.as_deref(),
             &self.layout.tag_cols,
             rec,
             &mut row.tags,
         )?;
+        let f = Fields {
+            v: std::array::from_fn(|k| v[k].as_deref()),
+        };
         build(&f, &mut self.st, row)
     }
 
@@ -179,7 +239,7 @@ fn csv_tags(
     st: &mut State,
     json: Option<&str>,
     tag_cols: &[(String, usize)],
-    rec: &TextRecord,
+    rec: &Record,
     out: &mut String,
 ) -> Result<(), FieldError> {
     if json.is_none() && tag_cols.is_empty() {
@@ -189,7 +249,7 @@ fn csv_tags(
     st.key.push_str(json.unwrap_or(""));
     for (_, i) in tag_cols {
         st.key.push('\x1f');
-        st.key.push_str(rec.get(*i).unwrap_or(""));
+        st.key.push_str(rec.str(*i).unwrap_or(""));
     }
     if let Some(t) = st.tag_cache.get(&st.key) {
         out.push_str(t);
@@ -207,7 +267,7 @@ fn csv_tags(
         None => BTreeMap::new(),
     };
     for (k, i) in tag_cols {
-        let v = rec.get(*i).unwrap_or("").trim_ascii();
+        let v = rec.str(*i).unwrap_or("");
         if !v.is_empty() {
             map.insert(k.clone(), v.to_string());
         }
@@ -218,137 +278,6 @@ fn csv_tags(
         st.tag_cache.insert(st.key.clone(), canon);
     }
     Ok(())
-}
-
-pub fn read_jsonl(
-    path: &Path,
-    mut reader: Box<dyn BufRead + Send>,
-    opts: &ReadOptions,
-    sink: &mut dyn Sink,
-) -> Result<()> {
-    let mut st = State::new(opts);
-    let mut row = Row::default();
-    let mut line = String::new();
-    let mut n: u64 = 0;
-    loop {
-        line.clear();
-        let read = reader.read_line(&mut line).map_err(|e| {
-            InputError::new(path, Place::line(n + 1), format!("cannot read: {e}"))
-                .fix("the file is damaged or truncated (or not UTF-8); export it again")
-        })?;
-        if read == 0 {
-            break;
-        }
-        n += 1;
-        let text = line.trim_ascii();
-        // Blank lines are skipped wherever they are (also before the first object).
-        if text.is_empty() {
-            continue;
-        }
-        let obj = match crate::json::object(text) {
-            Ok(o) => o,
-            Err(e) => {
-                sink.reject(Rejected {
-                    line: n,
-                    column: None,
-                    value: None,
-                    reason: e.to_string(),
-                    fix: e.fix().into(),
-                    record: text.to_string(),
-                })?;
-                continue;
-            }
-        };
-        row.clear();
-        match json_row(&obj, &mut st, &mut row) {
-            Ok(()) => sink.row(&row, n)?,
-            Err(e) => sink.reject(e.into_rejected(n, text.to_string()))?,
-        }
-    }
-    for n in super::closing_notes(
-        ParseCounts {
-            priced: st.priced,
-            formatted: st.formatted,
-        },
-        st.opts,
-    ) {
-        sink.note(n);
-    }
-    Ok(())
-}
-
-fn json_row(
-    obj: &serde_json::Map<String, serde_json::Value>,
-    st: &mut State,
-    row: &mut Row,
-) -> Result<(), FieldError> {
-    let mut texts: [Option<String>; 14] = Default::default();
-    for (k, name) in NAMES.iter().enumerate() {
-        match obj.get(*name) {
-            None | Some(serde_json::Value::Null) => {}
-            Some(serde_json::Value::String(s)) if s.trim_ascii().is_empty() => {}
-            Some(v) => match tag_value_text(v) {
-                Some(t) => texts[k] = Some(t),
-                None => {
-                    let shown = v.to_string();
-                    return Err(FieldError::new(
-                        name,
-                        Some(&shown),
-                        format!(
-                            "{} is an object or array, not a text or number",
-                            quote(&shown)
-                        ),
-                        format!("give {name} as a plain value, as docs/formats/usage-log.md shows"),
-                    ));
-                }
-            },
-        }
-    }
-    match obj.get("tags") {
-        None | Some(serde_json::Value::Null) => {}
-        Some(serde_json::Value::Object(m)) => {
-            let mut map = BTreeMap::new();
-            for (k, v) in m {
-                match tag_value_text(v) {
-                    Some(t) => {
-                        map.insert(k.clone(), t);
-                    }
-                    None => {
-                        return Err(FieldError::new(
-                            "tags",
-                            Some(&v.to_string()),
-                            format!("tag {} has a nested value", quote(k)),
-                            "tag values must be text, numbers or booleans",
-                        ))
-                    }
-                }
-            }
-            row.tags.push_str(&tags_json(&map));
-        }
-        Some(serde_json::Value::String(s)) => match crate::model::parse_tags_object(s) {
-            Ok(map) => row.tags.push_str(&tags_json(&map)),
-            Err(reason) => {
-                return Err(FieldError::new(
-                    "tags",
-                    Some(s),
-                    reason,
-                    "write tags as {\"team\": \"search\", \"feature\": \"ai-search\"}",
-                ))
-            }
-        },
-        Some(v) => {
-            return Err(FieldError::new(
-                "tags",
-                Some(&v.to_string()),
-                "tags must be a JSON object",
-                "write tags as {\"team\": \"search\", \"feature\": \"ai-search\"}",
-            ))
-        }
-    }
-    let f = Fields {
-        v: std::array::from_fn(|k| texts[k].as_deref()),
-    };
-    build(&f, st, row)
 }
 
 fn int(f: &Fields, k: usize) -> Result<Option<i64>, FieldError> {
@@ -570,9 +499,4 @@ fn identity(
     }
     key.canonical("tags", &row.tags);
     key.finish()
-}
-
-/// Empty or only blanks; stops at the first other byte (the usual case).
-fn is_blank(v: &str) -> bool {
-    v.bytes().all(|b| b.is_ascii_whitespace())
 }

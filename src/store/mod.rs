@@ -23,7 +23,6 @@
 //! does). On a read-only store readers take no lock at all.
 
 pub mod manifest;
-pub mod parquet_in;
 pub mod writer;
 
 use std::collections::{BTreeMap, HashSet};

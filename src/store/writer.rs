@@ -19,8 +19,9 @@ use polars::prelude::{
     StatisticsOptions, StringChunked, StringChunkedBuilder, TimeUnit, TimeZone,
 };
 
-use crate::model::{Row, SourceFormat};
+use crate::model::Row;
 use crate::money::SCALE;
+use crate::source::SourceFormat;
 use crate::timeparse::Month;
 
 /// Rows per chunk (one Parquet row group).

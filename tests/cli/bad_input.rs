@@ -31,10 +31,30 @@ fn unknown_format() {
     let p = d.write("mystery.csv", "foo,bar,baz\n1,2,3\n");
     let err = fails(&d, &p);
     assert!(
-        err.contains("line 1: cannot tell the format from the header (columns: foo, bar, baz)"),
+        err.contains("line 1: cannot tell the format from the columns (foo, bar, baz)"),
         "{err}"
     );
     assert!(err.contains("--source"), "{err}");
+    assert!(err.contains("finops reads: focus, usage-log"), "{err}");
+}
+
+#[test]
+fn unknown_format_names_the_closest_and_what_it_lacks() {
+    let d = Dir::new();
+    // A FOCUS-like export that lost its cost column.
+    let p = d.write("almost.csv", "ChargePeriodStart,Foo\n2026-10-01,x\n");
+    let err = fails(&d, &p);
+    assert!(
+        err.contains("closest known format: focus") && err.contains("needs BilledCost"),
+        "{err}"
+    );
+    // With BilledCost it is FOCUS, and the missing column is named.
+    let p = d.write("focusish.csv", "BilledCost,ServiceName\n1.5,x\n");
+    let err = fails(&d, &p);
+    assert!(
+        err.contains("without required column(s) ChargePeriodStart"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -320,14 +340,34 @@ fn unknown_model_without_cost() {
 }
 
 #[test]
-fn json_array_instead_of_json_lines() {
+fn json_array_and_pretty_documents_are_read_as_rows() {
+    // A JSON array of rows (what gateway APIs return) and a pretty-printed page.
+    let d = Dir::new();
+    d.write(
+        "log.json",
+        "[{\"timestamp\":\"2026-10-01T00:00:00Z\",\"cost\":1.25},\n {\"timestamp\":\"2026-10-02T00:00:00Z\",\"cost\":2}]",
+    );
+    d.write(
+        "page.json",
+        "{\n  \"data\": [\n    {\"timestamp\": \"2026-10-03T00:00:00Z\", \"cost\": 0.5}\n  ]\n}\n",
+    );
+    d.finops()
+        .args(["ingest", "log.json", "page.json"])
+        .assert()
+        .success();
+    assert_eq!(store_total(&d, "USD"), atto("3.75"));
+}
+
+#[test]
+fn a_row_that_is_not_an_object() {
     let d = Dir::new();
     let p = d.write(
         "log.json",
-        "[{\"timestamp\":\"2026-10-01T00:00:00Z\",\"cost\":1}]",
+        "[{\"timestamp\":\"2026-10-01T00:00:00Z\",\"cost\":1}, 42]",
     );
     let err = fails(&d, &p);
-    assert!(err.contains("a JSON array, not JSON Lines"), "{err}");
+    assert!(err.contains("row 2") || err.contains("line 2"), "{err}");
+    assert!(err.contains("not a JSON object"), "{err}");
 }
 
 #[test]

@@ -1,0 +1,223 @@
+//! Parquet inputs (FOCUS exports from AWS and Azure, CUR 2.0 Data Exports), streamed one
+//! row group at a time with typed cells: integers, DECIMAL and TIMESTAMP values stay
+//! typed and exact, DOUBLE becomes the decimal of its shortest round-trip text, and maps
+//! and lists (CUR 2.0 `resource_tags`) become JSON text. Memory is one row group, whatever
+//! the file's size.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Result;
+use polars::prelude::*;
+use polars_parquet::read::FileMetadata;
+
+use super::record::{Cell, Record};
+use super::{RowParser, Sink};
+use crate::error::{InputError, Place};
+use crate::model::Row;
+use crate::timeparse::{Micros, MICROS_PER_DAY};
+
+/// Runs a polars read of a file that may be damaged or hostile: a panic inside the reader
+/// becomes an error naming the file, never a crash.
+fn guarded<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    match crate::error::catch_quietly(read) {
+        Ok(r) => r,
+        Err(_) => Err(damaged(path, "its metadata or pages are damaged").into()),
+    }
+}
+
+fn damaged(path: &Path, why: impl std::fmt::Display) -> InputError {
+    InputError::new(
+        path,
+        Place::default(),
+        format!("not a readable Parquet file: {why}"),
+    )
+    .fix("the file is damaged or truncated; export it again")
+}
+
+/// An opened Parquet file: its columns and row groups.
+pub struct ParquetInput {
+    path: PathBuf,
+    meta: Arc<FileMetadata>,
+    headers: Vec<String>,
+}
+
+impl ParquetInput {
+    pub fn open(path: &Path) -> Result<ParquetInput> {
+        guarded(path, || {
+            let f = File::open(path).map_err(|e| damaged(path, e))?;
+            let mut r = ParquetReader::new(f);
+            let schema = r.schema().map_err(|e| damaged(path, e))?;
+            let headers = schema.iter_names().map(|n| n.to_string()).collect();
+            let meta = r.get_metadata().map_err(|e| damaged(path, e))?.clone();
+            Ok(ParquetInput {
+                path: path.to_path_buf(),
+                meta,
+                headers,
+            })
+        })
+    }
+
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    /// Row group `g` as a data frame.
+    fn group(&self, offset: usize, len: usize) -> Result<DataFrame> {
+        guarded(&self.path, || {
+            let f = File::open(&self.path).map_err(|e| damaged(&self.path, e))?;
+            let mut r = ParquetReader::new(f)
+                .read_parallel(ParallelStrategy::None)
+                .with_slice(Some((offset, len)));
+            r.set_metadata(self.meta.clone());
+            r.finish().map_err(|e| damaged(&self.path, e).into())
+        })
+    }
+
+    /// Streams every row through `parser` into `sink`. Rows are numbered from 1.
+    pub fn read<'a>(&self, parser: &mut dyn RowParser<'a>, sink: &mut dyn Sink) -> Result<()> {
+        let mut offset = 0usize;
+        let mut row = Row::default();
+        for rg in &self.meta.row_groups {
+            let len = rg.num_rows();
+            if len == 0 {
+                continue;
+            }
+            let df = self.group(offset, len)?;
+            let cols: Vec<Column> = df
+                .columns()
+                .iter()
+                .map(|c| Column::of(c.as_materialized_series()))
+                .collect::<Result<_>>()?;
+            let mut cells: Vec<Cell> = Vec::with_capacity(self.headers.len());
+            for i in 0..df.height() {
+                cells.clear();
+                cells.extend(cols.iter().map(|c| c.cell(i)));
+                let line = (offset + i) as u64 + 1;
+                let rec = Record::cells(&self.headers, &cells, line);
+                row.clear();
+                match parser.parse(&rec, &mut row) {
+                    Ok(()) => sink.row(&row, line)?,
+                    Err(e) => sink.reject(e.into_rejected(line, rec.raw(b',')))?,
+                }
+            }
+            offset += len;
+        }
+        Ok(())
+    }
+}
+
+/// One column of a row group, typed once so that each cell is a plain read.
+enum Column {
+    Str(StringChunked),
+    Int(Int64Chunked),
+    F64(Float64Chunked),
+    F32(Float32Chunked),
+    Bool(BooleanChunked),
+    Decimal(Int128Chunked, u32),
+    /// Microseconds per unit: 1 (µs), 1000 (ms), or nanoseconds (divided).
+    Time(Int64Chunked, TimeUnit),
+    Date(Int32Chunked),
+    /// Maps, lists, structs and anything else, as text (JSON for nested values).
+    Text(Vec<Option<String>>),
+}
+
+impl Column {
+    fn of(s: &Series) -> Result<Column> {
+        let s = s.rechunk();
+        Ok(match s.dtype() {
+            DataType::String => Column::Str(s.str()?.clone()),
+            DataType::Boolean => Column::Bool(s.bool()?.clone()),
+            DataType::Float64 => Column::F64(s.f64()?.clone()),
+            DataType::Float32 => Column::F32(s.f32()?.clone()),
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32 => Column::Int(s.cast(&DataType::Int64)?.i64()?.clone()),
+            DataType::Decimal(_, scale) => {
+                let scale = *scale as u32;
+                Column::Decimal(s.decimal()?.physical().clone(), scale)
+            }
+            DataType::Datetime(unit, _) => Column::Time(s.datetime()?.physical().clone(), *unit),
+            DataType::Date => Column::Date(s.date()?.physical().clone()),
+            _ => Column::Text(
+                (0..s.len())
+                    .map(|i| s.get(i).ok().and_then(|v| any_text(&v)))
+                    .collect(),
+            ),
+        })
+    }
+
+    fn cell(&self, i: usize) -> Cell<'_> {
+        let c = match self {
+            Column::Str(c) => c.get(i).map(Cell::Text),
+            Column::Int(c) => c.get(i).map(Cell::Int),
+            Column::F64(c) => c.get(i).map(Cell::Float),
+            // A FLOAT's own shortest text (0.1, not 0.100000001490116...).
+            Column::F32(c) => c
+                .get(i)
+                .map(|f| Cell::Float(format!("{f}").parse().unwrap_or(f as f64))),
+            Column::Bool(c) => c.get(i).map(Cell::Bool),
+            Column::Decimal(c, s) => c.get(i).map(|v| Cell::Decimal(v, *s)),
+            Column::Time(c, unit) => c.get(i).map(|v| Cell::Time(micros(v, *unit))),
+            Column::Date(c) => c.get(i).map(|d| Cell::Time(d as Micros * MICROS_PER_DAY)),
+            Column::Text(v) => v.get(i).and_then(|t| t.as_deref()).map(Cell::Text),
+        };
+        c.unwrap_or(Cell::Null)
+    }
+}
+
+fn micros(v: i64, unit: TimeUnit) -> Micros {
+    match unit {
+        TimeUnit::Nanoseconds => v.div_euclid(1000),
+        TimeUnit::Microseconds => v,
+        TimeUnit::Milliseconds => v.saturating_mul(1000),
+    }
+}
+
+/// A value of an unusual type as text: nested values as JSON.
+fn any_text(v: &AnyValue) -> Option<String> {
+    Some(match v {
+        AnyValue::Null => return None,
+        AnyValue::String(s) => s.to_string(),
+        AnyValue::StringOwned(s) => s.to_string(),
+        AnyValue::UInt64(v) => v.to_string(),
+        AnyValue::Int128(v) => v.to_string(),
+        AnyValue::List(s) => list_json(s),
+        other => other.to_string(),
+    })
+}
+
+fn json_of(v: &AnyValue) -> serde_json::Value {
+    match v {
+        AnyValue::Null => serde_json::Value::Null,
+        AnyValue::List(s) => serde_json::from_str(&list_json(s)).unwrap_or_default(),
+        other => any_text(other).map_or(serde_json::Value::Null, serde_json::Value::String),
+    }
+}
+
+/// A Parquet map (a list of key/value structs) as a JSON object; a list as an array.
+fn list_json(s: &Series) -> String {
+    if let Ok(st) = s.struct_() {
+        let fields = st.fields_as_series();
+        if fields.len() == 2 {
+            let mut map = serde_json::Map::new();
+            for i in 0..s.len() {
+                let k = fields[0].get(i).ok().and_then(|v| any_text(&v));
+                let v = fields[1].get(i).ok().map(|v| json_of(&v));
+                if let Some(k) = k {
+                    map.insert(k, v.unwrap_or_default());
+                }
+            }
+            return serde_json::Value::Object(map).to_string();
+        }
+    }
+    let items: Vec<serde_json::Value> = (0..s.len())
+        .map(|i| s.get(i).ok().map(|v| json_of(&v)).unwrap_or_default())
+        .collect();
+    serde_json::Value::Array(items).to_string()
+}
