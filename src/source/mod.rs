@@ -5,10 +5,13 @@
 //! header or first JSON object), then [`read`] streams it through the matching adapter
 //! into a [`Sink`].
 
+mod anthropic;
+mod buckets;
 mod csvin;
 mod focus;
 pub mod identity;
 mod json_in;
+mod openai;
 mod parallel;
 mod parquet;
 pub mod record;
@@ -92,6 +95,12 @@ pub trait RowParser<'a>: Send {
     fn parse(&mut self, rec: &Record, row: &mut Row) -> Result<(), FieldError>;
     fn fork(&self) -> Box<dyn RowParser<'a> + 'a>;
     fn counts(&self) -> ParseCounts;
+    /// Whether `rec` holds no data and gives no row (a dashboard export's row of an empty
+    /// time bucket: only its time columns filled). Counted in [`ParseCounts::skipped`] by
+    /// the parser; never an error.
+    fn skip(&mut self, _rec: &Record) -> bool {
+        false
+    }
 }
 
 /// Counts behind the closing notes of a read.
@@ -101,12 +110,15 @@ pub struct ParseCounts {
     pub priced: u64,
     /// Amounts written with symbols or separators, read leniently.
     pub formatted: u64,
+    /// Records without data, skipped ([`RowParser::skip`]).
+    pub skipped: u64,
 }
 
 impl std::ops::AddAssign for ParseCounts {
     fn add_assign(&mut self, o: ParseCounts) {
         self.priced += o.priced;
         self.formatted += o.formatted;
+        self.skipped += o.skipped;
     }
 }
 
@@ -124,6 +136,12 @@ pub fn closing_notes(counts: ParseCounts, opts: &ReadOptions) -> Vec<String> {
             "{} rows had no cost and were priced from their tokens with {} (cost_is_estimate)",
             counts.priced,
             opts.prices.source()
+        ));
+    }
+    if counts.skipped > 0 {
+        out.push(format!(
+            "{} row(s) held only their time columns (time buckets without usage) and were skipped",
+            counts.skipped
         ));
     }
     out

@@ -217,7 +217,11 @@ fn process(
         match check_record(bytes, headers, delimiter) {
             Checked::Text(rec) => {
                 row.clear();
-                match parser.parse(&super::Record::of_text(headers, &rec), &mut row) {
+                let record = super::Record::of_text(headers, &rec);
+                if parser.skip(&record) {
+                    continue;
+                }
+                match parser.parse(&record, &mut row) {
                     Ok(()) => {
                         chunk.stats.add(&row, rec.line()).map_err(|e| e.at(path))?;
                         chunk.fps.push(row.record_id as u64);

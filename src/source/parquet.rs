@@ -96,6 +96,9 @@ impl ParquetInput {
                 cells.extend(cols.iter().map(|c| c.cell(i)));
                 let line = (offset + i) as u64 + 1;
                 let rec = Record::cells(&self.headers, &cells, line);
+                if parser.skip(&rec) {
+                    continue;
+                }
                 row.clear();
                 match parser.parse(&rec, &mut row) {
                     Ok(()) => sink.row(&row, line)?,

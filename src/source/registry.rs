@@ -41,7 +41,14 @@ pub struct Format {
 }
 
 /// Every format finops reads, in the order `--help` lists them.
-pub static FORMATS: &[&Format] = &[&super::focus::FORMAT, &super::usage_log::FORMAT];
+pub static FORMATS: &[&Format] = &[
+    &super::focus::FORMAT,
+    &super::usage_log::FORMAT,
+    &super::openai::COSTS,
+    &super::openai::USAGE,
+    &super::anthropic::COST,
+    &super::anthropic::USAGE,
+];
 
 /// A format, chosen once (by detection or `--source`) and passed around by reference.
 #[derive(Clone, Copy)]

@@ -229,6 +229,7 @@ impl<'a> RowParser<'a> for UsageParser<'a> {
         ParseCounts {
             priced: self.st.priced,
             formatted: self.st.formatted,
+            skipped: 0,
         }
     }
 }
