@@ -7,6 +7,8 @@ mod budget;
 mod chargeback;
 mod demo;
 mod formats;
+mod formats_anthropic;
+mod formats_openai;
 mod hardening;
 mod ingest;
 mod policy;
