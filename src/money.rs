@@ -430,7 +430,9 @@ pub fn parse_scaled(b: &[u8], scale: u32) -> Result<i128, MoneyError> {
         return Err(MoneyError::TooLarge);
     }
     // Saturating: an exponent of a billion digits must be an error, never an overflow.
-    let shift = (scale as i32).saturating_add(exp).saturating_sub(frac_digits);
+    let shift = (scale as i32)
+        .saturating_add(exp)
+        .saturating_sub(frac_digits);
     let value = if shift >= 0 {
         if mant == 0 {
             0

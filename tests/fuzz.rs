@@ -482,7 +482,10 @@ fn model_openai_cost_csv(bytes: &[u8]) -> Option<(u64, i128)> {
 }
 
 /// The rows of API pages (a page, or a list of pages) and each row's amount text.
-fn model_pages(bytes: &[u8], amount: fn(&serde_json::Value) -> Option<String>) -> Option<(u64, i128)> {
+fn model_pages(
+    bytes: &[u8],
+    amount: fn(&serde_json::Value) -> Option<String>,
+) -> Option<(u64, i128)> {
     let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     let pages = match &v {
         serde_json::Value::Array(p) => p.clone(),
@@ -553,9 +556,18 @@ fn fuzz_usage_reports_never_panic_or_hang() {
     // Priced rows are outside the amount model: only "no panic, no hang" is checked.
     for (name, rel) in [
         ("usage.json", "openai/usage_completions_2026-10.json"),
-        ("activity.csv", "openai/completions_usage_2026-10-01_2026-10-01.csv"),
-        ("messages.json", "anthropic/usage_report_messages_2026-10.json"),
-        ("console-usage.csv", "anthropic/claude_api_usage_2026-10.csv"),
+        (
+            "activity.csv",
+            "openai/completions_usage_2026-10-01_2026-10-01.csv",
+        ),
+        (
+            "messages.json",
+            "anthropic/usage_report_messages_2026-10.json",
+        ),
+        (
+            "console-usage.csv",
+            "anthropic/claude_api_usage_2026-10.csv",
+        ),
     ] {
         let seed = fixture(rel);
         assert_eq!(read(name, &seed).expect("the seed reads").rejected, 0);

@@ -142,7 +142,11 @@ pub fn cents(text: &str) -> Result<Money, MoneyError> {
 fn console_interval(rec: &Record, i: usize) -> Result<(Micros, Micros), FieldError> {
     let (start, _) = buckets::interval(rec, &[Some(i)], &[], rec.name(i), 0)?;
     let hourly = rec.str(i).is_some_and(|t| t.len() > 10);
-    let width = if hourly { MICROS_PER_HOUR } else { MICROS_PER_DAY };
+    let width = if hourly {
+        MICROS_PER_HOUR
+    } else {
+        MICROS_PER_DAY
+    };
     Ok((start, start + width))
 }
 
@@ -206,7 +210,12 @@ fn cost_parser<'a>(
                 .into_iter()
                 .filter(|n| f(n).is_none())
                 .collect();
-            return Err(missing_error(path, "an Anthropic Console cost file", &missing, headers));
+            return Err(missing_error(
+                path,
+                "an Anthropic Console cost file",
+                &missing,
+                headers,
+            ));
         };
         CostLayout::Console {
             cost,
@@ -226,7 +235,12 @@ fn cost_parser<'a>(
                 .into_iter()
                 .filter(|n| f(n).is_none())
                 .collect();
-            return Err(missing_error(path, "an Anthropic cost report", &missing, headers));
+            return Err(missing_error(
+                path,
+                "an Anthropic cost report",
+                &missing,
+                headers,
+            ));
         };
         CostLayout::Api {
             amount,
@@ -327,19 +341,20 @@ impl<'a> RowParser<'a> for CostParser {
                         ("model", &row.model),
                     ],
                 );
+                let service_tier = text(rec, c.service_tier)?;
                 buckets::tags(
                     rec,
                     &[],
                     &[
                         ("cost_type", cost_type.clone()),
-                        ("service_tier", text(rec, c.service_tier)?),
+                        ("service_tier", service_tier.clone()),
                         ("context_window", context.clone()),
                         ("inference_geo", inference_geo.clone()),
                         ("speed", speed.clone()),
                     ],
                     &mut row.tags,
                 )?;
-                buckets::key_texts(k, &[("service_tier", &text(rec, c.service_tier)?)]);
+                buckets::key_texts(k, &[("service_tier", &service_tier)]);
             }
             CostLayout::Console {
                 cost,

@@ -197,7 +197,9 @@ pub fn price(
                 quote(&row.model),
                 tokens_text(row)
             ),
-            format!("set [pricing] file to a price table that has this model (docs/pricing.md); {fix}"),
+            format!(
+                "set [pricing] file to a price table that has this model (docs/pricing.md); {fix}"
+            ),
         ));
     };
     row.cost = p.cost_aggregate(agg).ok_or_else(|| {

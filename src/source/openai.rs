@@ -237,10 +237,15 @@ fn costs_parser<'a>(
         quantity: f(&["quantity"]),
         quantity_unit: f(&["quantity_unit"]),
         organization_id: f(&["organization_id"]),
-        tags: ["project_name", "organization_name", "user_email", "api_source"]
-            .into_iter()
-            .map(|k| (k, f(&[k])))
-            .collect(),
+        tags: [
+            "project_name",
+            "organization_name",
+            "user_email",
+            "api_source",
+        ]
+        .into_iter()
+        .map(|k| (k, f(&[k])))
+        .collect(),
     };
     Ok(Box::new(CostsParser {
         cols: Arc::new(cols),
@@ -330,11 +335,7 @@ impl<'a> RowParser<'a> for CostsParser {
 
     fn skip(&mut self, rec: &Record) -> bool {
         let c = &*self.cols;
-        let skip = buckets::only(
-            rec,
-            c.width,
-            &[c.start[0], c.start[1], c.end[0], c.end[1]],
-        );
+        let skip = buckets::only(rec, c.width, &[c.start[0], c.start[1], c.end[0], c.end[1]]);
         self.counts.skipped += skip as u64;
         skip
     }
@@ -553,11 +554,7 @@ impl<'a> RowParser<'a> for UsageParser<'a> {
 
     fn skip(&mut self, rec: &Record) -> bool {
         let c = &*self.cols;
-        let skip = buckets::only(
-            rec,
-            c.width,
-            &[c.start[0], c.start[1], c.end[0], c.end[1]],
-        );
+        let skip = buckets::only(rec, c.width, &[c.start[0], c.start[1], c.end[0], c.end[1]]);
         self.counts.skipped += skip as u64;
         skip
     }
@@ -644,7 +641,10 @@ mod tests {
             split_line_item("gpt-4o, x, output"),
             (None, "gpt-4o, x, output")
         );
-        assert_eq!(split_line_item("web search tool calls"), (None, "web search tool calls"));
+        assert_eq!(
+            split_line_item("web search tool calls"),
+            (None, "web search tool calls")
+        );
         assert_eq!(split_line_item("input_tokens"), (None, "input_tokens"));
         assert_eq!(
             split_line_item("Fine tuning, training"),

@@ -33,7 +33,12 @@ fn anthropic_cost_report_cents_become_dollars_exactly() {
     for (t, v) in want.as_object().unwrap() {
         let got: i128 = rows
             .iter()
-            .filter(|r| r.tags.as_deref().unwrap_or("").contains(&format!("\"cost_type\":\"{t}\"")))
+            .filter(|r| {
+                r.tags
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains(&format!("\"cost_type\":\"{t}\""))
+            })
             .map(|r| r.cost)
             .sum();
         assert_eq!(got, atto(v.as_str().unwrap()), "{t}");
@@ -45,15 +50,26 @@ fn anthropic_cost_report_cents_become_dollars_exactly() {
         assert_eq!(r.input, None);
     }
     let out = sku("output_tokens");
-    assert!(rows.iter().any(|r| r.workspace_id.as_deref() == Some("wrkspc_01Team")));
-    assert!(out.description.as_deref().unwrap().contains("Output Tokens"));
+    assert!(rows
+        .iter()
+        .any(|r| r.workspace_id.as_deref() == Some("wrkspc_01Team")));
+    assert!(out
+        .description
+        .as_deref()
+        .unwrap()
+        .contains("Output Tokens"));
     let opus = rows
         .iter()
-        .find(|r| r.model.as_deref() == Some("claude-opus-4-6") && r.sku.as_deref() == Some("output_tokens"))
+        .find(|r| {
+            r.model.as_deref() == Some("claude-opus-4-6")
+                && r.sku.as_deref() == Some("output_tokens")
+        })
         .unwrap();
     assert_eq!(
         opus.tags.as_deref(),
-        Some(r#"{"context_window":"200k-1M","cost_type":"tokens","inference_geo":"us","service_tier":"standard"}"#)
+        Some(
+            r#"{"context_window":"200k-1M","cost_type":"tokens","inference_geo":"us","service_tier":"standard"}"#
+        )
     );
 }
 
@@ -66,26 +82,40 @@ fn anthropic_console_cost_csv_is_in_dollars_with_model_ids() {
     let list: i128 = rows.iter().filter_map(|r| r.list_cost).sum();
     assert_eq!(
         list,
-        atto(expected("anthropic")[file]["list_total"]["USD"].as_str().unwrap())
+        atto(
+            expected("anthropic")[file]["list_total"]["USD"]
+                .as_str()
+                .unwrap()
+        )
     );
     let haiku = rows
         .iter()
-        .find(|r| r.model.as_deref() == Some("claude-haiku-4-5") && r.sku.as_deref() == Some("output"))
+        .find(|r| {
+            r.model.as_deref() == Some("claude-haiku-4-5") && r.sku.as_deref() == Some("output")
+        })
         .unwrap();
     assert_eq!(haiku.description.as_deref(), Some("Claude Haiku 4.5"));
     assert_eq!(haiku.api_key_id.as_deref(), Some("apikey_01BBB"));
     assert_eq!(
         haiku.tags.as_deref(),
-        Some(r#"{"api_key":"batch-jobs","api_key_status":"active","context_window":"0-200k","cost_type":"token","inference_geo":"not_available","usage_type":"message","workspace":"Research"}"#)
+        Some(
+            r#"{"api_key":"batch-jobs","api_key_status":"active","context_window":"0-200k","cost_type":"token","inference_geo":"not_available","usage_type":"message","workspace":"Research"}"#
+        )
     );
 }
 
 #[test]
 fn anthropic_usage_report_and_console_usage_are_priced_as_the_independent_answers() {
-    for file in ["usage_report_messages_2026-10.json", "claude_api_usage_2026-10.csv"] {
+    for file in [
+        "usage_report_messages_2026-10.json",
+        "claude_api_usage_2026-10.csv",
+    ] {
         let (_d, rows, err) = ingest_checked("anthropic", file, None);
         check_by_row("anthropic", file, &rows);
-        assert!(err.contains("4 rows had no cost and were priced from their tokens"), "{err}");
+        assert!(
+            err.contains("4 rows had no cost and were priced from their tokens"),
+            "{err}"
+        );
         for r in &rows {
             // input = uncached + cache read + 5m + 1h writes; no request count.
             assert!(r.input.unwrap() >= r.cached.unwrap() + r.cache_write.unwrap());
@@ -97,8 +127,14 @@ fn anthropic_usage_report_and_console_usage_are_priced_as_the_independent_answer
     // The API reference's example row: 1500 + 200 + 500 + 1000 = 3200 input.
     let (_d, rows, _) = ingest_checked("anthropic", "usage_report_messages_2026-10.json", None);
     let ex = rows.iter().find(|r| r.input == Some(3200)).unwrap();
-    assert_eq!((ex.cached, ex.cache_write, ex.output), (Some(200), Some(1500), Some(500)));
-    assert_eq!(ex.workspace_id.as_deref(), Some("wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ"));
+    assert_eq!(
+        (ex.cached, ex.cache_write, ex.output),
+        (Some(200), Some(1500), Some(500))
+    );
+    assert_eq!(
+        ex.workspace_id.as_deref(),
+        Some("wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ")
+    );
     assert_eq!(
         ex.tags.as_deref(),
         Some(r#"{"context_window":"0-200k","service_tier":"standard","web_search_requests":"10"}"#)
@@ -106,10 +142,15 @@ fn anthropic_usage_report_and_console_usage_are_priced_as_the_independent_answer
     // Console: key and workspace are names, kept as tags; ≤ 200k is the API's 0-200k.
     let (_d, rows, _) = ingest_checked("anthropic", "claude_api_usage_2026-10.csv", None);
     let r = rows.iter().find(|r| r.input == Some(3200)).unwrap();
-    assert_eq!((r.api_key_id.as_deref(), r.workspace_id.as_deref()), (None, None));
+    assert_eq!(
+        (r.api_key_id.as_deref(), r.workspace_id.as_deref()),
+        (None, None)
+    );
     assert_eq!(
         r.tags.as_deref(),
-        Some(r#"{"api_key":"prod-search","context_window":"0-200k","inference_geo":"not_available","usage_type":"message","web_search_requests":"10","workspace":"Default"}"#)
+        Some(
+            r#"{"api_key":"prod-search","context_window":"0-200k","inference_geo":"not_available","usage_type":"message","web_search_requests":"10","workspace":"Default"}"#
+        )
     );
 }
 
@@ -127,7 +168,10 @@ fn anthropic_usage_row_of_an_unknown_model_is_rejected_with_its_tokens() {
         err.contains("column \"model\": no price for model \"claude-imaginary-9\" (input 1850, cached 200, cache-write 150, output 75 tokens)"),
         "{err}"
     );
-    assert!(err.contains("ingest the cost report (anthropic-cost) for the money"), "{err}");
+    assert!(
+        err.contains("ingest the cost report (anthropic-cost) for the money"),
+        "{err}"
+    );
     // With --skip-invalid the row goes to the rejects file: nothing is priced at zero.
     let a = d
         .finops()
@@ -135,7 +179,11 @@ fn anthropic_usage_row_of_an_unknown_model_is_rejected_with_its_tokens() {
         .arg(fixture("anthropic/usage_report_unknown_model.json"))
         .assert()
         .code(2);
-    assert!(stderr(&a).contains("no valid rows: all 1 rows were rejected"), "{}", stderr(&a));
+    assert!(
+        stderr(&a).contains("no valid rows: all 1 rows were rejected"),
+        "{}",
+        stderr(&a)
+    );
     assert!(!d.path().join(".finops/manifest.json").exists() || stored(&d).is_empty());
 }
 
@@ -166,7 +214,10 @@ fn anthropic_missing_columns_and_bad_cells_are_named() {
     );
     let a = d.finops().arg("ingest").arg(&p).assert().code(2);
     let err = stderr(&a);
-    assert!(err.contains("report.json: line 1, column \"amount\": \"1,23\""), "{err}");
+    assert!(
+        err.contains("report.json: line 1, column \"amount\": \"1,23\""),
+        "{err}"
+    );
     assert!(err.contains("a decimal string in cents"), "{err}");
     // A usage report with a negative token count.
     let p = d.write(
@@ -176,7 +227,10 @@ fn anthropic_missing_columns_and_bad_cells_are_named() {
     );
     let a = d.finops().arg("ingest").arg(&p).assert().code(2);
     let err = stderr(&a);
-    assert!(err.contains("column \"uncached_input_tokens\": \"-1\" is negative"), "{err}");
+    assert!(
+        err.contains("column \"uncached_input_tokens\": \"-1\" is negative"),
+        "{err}"
+    );
     // A usage report row without a bucket start, forced.
     let p = d.write(
         "nostart.jsonl",

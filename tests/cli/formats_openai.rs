@@ -55,14 +55,7 @@ pub fn stored(dir: &Dir) -> Vec<Stored> {
             assert_eq!(c.scale(), 18);
             c.physical().clone()
         };
-        let ts = |n: &str| {
-            df.column(n)
-                .unwrap()
-                .datetime()
-                .unwrap()
-                .physical()
-                .clone()
-        };
+        let ts = |n: &str| df.column(n).unwrap().datetime().unwrap().physical().clone();
         let (id, fmt, kind, prov) = (s("record_id"), s("source_format"), s("kind"), s("provider"));
         let (start, end) = (ts("charge_start"), ts("charge_end"));
         let (bp, model, sku, desc, cur) = (
@@ -73,7 +66,12 @@ pub fn stored(dir: &Dir) -> Vec<Stored> {
             s("currency"),
         );
         let (cost, list) = (dec("cost"), dec("list_cost"));
-        let est = df.column("cost_is_estimate").unwrap().bool().unwrap().clone();
+        let est = df
+            .column("cost_is_estimate")
+            .unwrap()
+            .bool()
+            .unwrap()
+            .clone();
         let (inp, cac, cw, outp, req) = (
             i("input_tokens"),
             i("cached_input_tokens"),
@@ -187,11 +185,18 @@ pub fn ingest_checked(
         let get = |k: &str| t.get(k).and_then(Value::as_i64).unwrap_or(0);
         assert_eq!(sum(|r| r.input), get("input"), "{file} input");
         assert_eq!(sum(|r| r.cached), get("cached"), "{file} cached");
-        assert_eq!(sum(|r| r.cache_write), get("cache_write"), "{file} cache_write");
+        assert_eq!(
+            sum(|r| r.cache_write),
+            get("cache_write"),
+            "{file} cache_write"
+        );
         assert_eq!(sum(|r| r.output), get("output"), "{file} output");
     }
     // cost_is_estimate: usage rows are priced, bill rows never.
-    let est = want.get("estimate").and_then(Value::as_bool).unwrap_or(false);
+    let est = want
+        .get("estimate")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     assert!(rows.iter().all(|r| r.estimate == est), "{file}");
     // Cost by model.
     if let Some(bm) = want.get("cost_by_model") {
@@ -356,11 +361,17 @@ fn openai_usage_fixtures_are_priced_as_the_independent_answers() {
         Some(r#"{"batch":"false","service_tier":"default"}"#)
     );
     assert_eq!(
-        (ex.project_id.as_deref(), ex.user_id.as_deref(), ex.api_key_id.as_deref()),
+        (
+            ex.project_id.as_deref(),
+            ex.user_id.as_deref(),
+            ex.api_key_id.as_deref()
+        ),
         (Some("proj_abc"), Some("user-abc"), Some("key_abc"))
     );
     // The 2025-shaped row: its input_audio_tokens (200) are not added to input (800).
-    assert!(rows.iter().any(|r| r.input == Some(800) && r.cache_write.is_none()));
+    assert!(rows
+        .iter()
+        .any(|r| r.input == Some(800) && r.cache_write.is_none()));
 }
 
 #[test]
@@ -395,7 +406,10 @@ fn openai_api_page_and_dashboard_csv_of_the_same_day_dedupe() {
     assert_eq!(ids(&rows), first);
     // The CSV's amounts now, kept to 18 places (half to even).
     let total: i128 = rows.iter().map(|r| r.cost).sum();
-    assert_eq!(total, atto("1.837499999999999911") + atto("2.410000000000000142"));
+    assert_eq!(
+        total,
+        atto("1.837499999999999911") + atto("2.410000000000000142")
+    );
     // A restated amount replaces; the same file again changes nothing.
     let restated = d.write(
         "page2.json",
@@ -456,10 +470,15 @@ fn openai_usage_without_tokens_is_rejected_and_skip_invalid_lands_the_rest() {
         .code(2);
     let err = stderr(&a);
     assert!(
-        err.contains("images usage has no token counts (images 4, num_model_requests 2, model gpt-image-1)"),
+        err.contains(
+            "images usage has no token counts (images 4, num_model_requests 2, model gpt-image-1)"
+        ),
         "{err}"
     );
-    assert!(err.contains("fix: its money is in the Costs API export (openai-costs)"), "{err}");
+    assert!(
+        err.contains("fix: its money is in the Costs API export (openai-costs)"),
+        "{err}"
+    );
     // A list of pages of two kinds: the embeddings rows land, the images row is rejected.
     let emb = std::fs::read_to_string(fixture("openai/usage_embeddings_2026-10.json")).unwrap();
     let img = std::fs::read_to_string(fixture("openai/usage_images_2026-10.json")).unwrap();
@@ -471,11 +490,21 @@ fn openai_usage_without_tokens_is_rejected_and_skip_invalid_lands_the_rest() {
         .assert()
         .success();
     let v = json(&a.get_output().stdout);
-    assert_eq!((v["rows"][0]["rows"].clone(), v["rows"][0]["rejected"].clone()), (2.into(), 1.into()));
+    assert_eq!(
+        (
+            v["rows"][0]["rows"].clone(),
+            v["rows"][0]["rejected"].clone()
+        ),
+        (2.into(), 1.into())
+    );
     let total: i128 = stored(&d).iter().map(|r| r.cost).sum();
     assert_eq!(
         total,
-        atto(expected("openai")["usage_embeddings_2026-10.json"]["totals"]["USD"].as_str().unwrap())
+        atto(
+            expected("openai")["usage_embeddings_2026-10.json"]["totals"]["USD"]
+                .as_str()
+                .unwrap()
+        )
     );
 }
 
@@ -490,7 +519,8 @@ fn openai_unknown_shape_and_missing_columns_are_named() {
     let a = d.finops().arg("ingest").arg(&p).assert().code(2);
     let err = stderr(&a);
     assert!(
-        err.contains("cannot tell the format from the first JSON row's keys (") && err.contains("foo"),
+        err.contains("cannot tell the format from the first JSON row's keys (")
+            && err.contains("foo"),
         "{err}"
     );
     assert!(err.contains("openai-costs, openai-usage"), "{err}");
@@ -502,11 +532,16 @@ fn openai_unknown_shape_and_missing_columns_are_named() {
     let a = d.finops().arg("ingest").arg(&p).assert().code(2);
     let err = stderr(&a);
     assert!(
-        err.contains("cost.csv: line 1: OpenAI cost data without amount_currency (API: amount.currency)"),
+        err.contains(
+            "cost.csv: line 1: OpenAI cost data without amount_currency (API: amount.currency)"
+        ),
         "{err}"
     );
     // An activity export without any metric, named with --source.
-    let p = d.write("act.csv", "start_time,end_time,model\n1788220800,1788307200,gpt-4o\n");
+    let p = d.write(
+        "act.csv",
+        "start_time,end_time,model\n1788220800,1788307200,gpt-4o\n",
+    );
     let a = d
         .finops()
         .args(["ingest", "--source", "openai-usage"])
@@ -550,7 +585,10 @@ fn openai_bad_cells_name_the_place_the_value_and_the_fix() {
         let p = d.write(&format!("c{i}.csv"), text);
         let a = d.finops().arg("ingest").arg(&p).assert().code(2);
         let err = stderr(&a);
-        assert!(err.contains(&format!("c{i}.csv: ")) && err.contains(want), "{want}: {err}");
+        assert!(
+            err.contains(&format!("c{i}.csv: ")) && err.contains(want),
+            "{want}: {err}"
+        );
         assert!(err.contains("fix: "), "{err}");
     }
     let head = "start_time,end_time,model,input_tokens,input_cached_tokens,output_tokens,num_model_requests\n";
@@ -576,7 +614,10 @@ fn openai_bad_cells_name_the_place_the_value_and_the_fix() {
         let p = d.write(&format!("u{i}.csv"), text);
         let a = d.finops().arg("ingest").arg(&p).assert().code(2);
         let err = stderr(&a);
-        assert!(err.contains(&format!("u{i}.csv: line 2")) && err.contains(want), "{want}: {err}");
+        assert!(
+            err.contains(&format!("u{i}.csv: line 2")) && err.contains(want),
+            "{want}: {err}"
+        );
     }
     // A JSON amount that is not a number.
     let p = d.write(
@@ -586,4 +627,32 @@ fn openai_bad_cells_name_the_place_the_value_and_the_fix() {
     let a = d.finops().arg("ingest").arg(&p).assert().code(2);
     let err = stderr(&a);
     assert!(err.contains("column \"amount.value\": \"1,5\""), "{err}");
+}
+
+#[test]
+fn openai_usage_page_and_activity_csv_of_the_same_bucket_dedupe() {
+    let d = Dir::new();
+    let page = d.write(
+        "usage.json",
+        r#"{"object":"page","data":[{"object":"bucket","start_time":1790845200,"end_time":1790845260,"results":[
+ {"object":"organization.usage.completions.result","input_tokens":2400,"input_cached_tokens":2000,"input_cache_write_tokens":0,"output_tokens":300,"num_model_requests":2,"project_id":"proj_search","user_id":null,"api_key_id":"key_search_1","model":"gpt-4o-2024-08-06","batch":false,"service_tier":"default"}]}],
+ "has_more":false,"next_page":null}"#,
+    );
+    let csv = d.write(
+        "completions_usage.csv",
+        "start_time,end_time,start_time_iso,end_time_iso,project_id,user_id,api_key_id,model,batch,service_tier,input_tokens,output_tokens,input_cached_tokens,num_model_requests\n\
+1790845200,1790845260,2026-10-01T09:00:00+00:00,2026-10-01T09:01:00+00:00,proj_search,,key_search_1,gpt-4o-2024-08-06,False,default,2400,300,2000,2\n",
+    );
+    d.ingest(&page);
+    let a = d
+        .finops()
+        .args(["ingest", "--format", "json"])
+        .arg(&csv)
+        .assert()
+        .success();
+    assert_eq!(json(&a.get_output().stdout)["rows"][0]["replaced"], 1);
+    let rows = stored(&d);
+    assert_eq!(rows.len(), 1);
+    // 400 × 2.5e-6 + 2000 × 1.25e-6 + 300 × 1e-5
+    assert_eq!(rows[0].cost, atto("0.0065"));
 }
