@@ -328,6 +328,11 @@ pub struct IngestArgs {
     /// [default: config currency, else USD]
     #[arg(long, value_name = "CODE")]
     pub currency: Option<String>,
+
+    /// A price table (LiteLLM's model_prices_and_context_window.json shape) for rows with
+    /// tokens but no cost, instead of `[pricing] file` or the bundled table
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

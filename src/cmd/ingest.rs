@@ -236,23 +236,29 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<u8> {
                 .join(", ")
         );
     }
-    let prices = PriceBook::new(
+    // --prices, else [pricing] file, else the bundled table.
+    let from_flag = args.prices.is_some();
+    let prices = PriceBook::new(args.prices.clone().or_else(|| {
         ctx.config
             .pricing
             .file
             .as_ref()
-            .map(|f| f.get_ref().clone()),
-    );
+            .map(|f| f.get_ref().clone())
+    }));
     if prices.is_custom() {
-        // A broken price table is the config's fault, not a data row's: say so before
+        // A broken price table is the caller's fault, not a data row's: say so before
         // reading any file.
         prices.get().with_context(|| {
-            format!(
-                "{}: key `[pricing] file`: the price table cannot be used; fix or remove the key",
-                ctx.config_path
-                    .as_deref()
-                    .map_or_else(|| "finops.toml".into(), |p| p.display().to_string())
-            )
+            if from_flag {
+                "--prices: the price table cannot be used; give a file in LiteLLM's model_prices_and_context_window.json shape".to_string()
+            } else {
+                format!(
+                    "{}: key `[pricing] file`: the price table cannot be used; fix or remove the key",
+                    ctx.config_path
+                        .as_deref()
+                        .map_or_else(|| "finops.toml".into(), |p| p.display().to_string())
+                )
+            }
         })?;
     }
     let opts = ReadOptions {

@@ -446,7 +446,7 @@ impl<'a> RowParser<'a> for CostParser {
     }
 
     fn counts(&self) -> ParseCounts {
-        self.counts
+        self.counts.clone()
     }
 }
 
@@ -661,8 +661,7 @@ impl<'a> RowParser<'a> for UsageParser<'a> {
             // Anthropic says which side of 200k the requests were.
             request_input: if context == "200k-1M" { 200_001 } else { 0 },
         };
-        buckets::price(self.opts, row, &agg, USAGE_FIX)?;
-        self.counts.priced += 1;
+        buckets::price(self.opts, &mut self.counts, row, &agg, USAGE_FIX)?;
 
         let k = &mut self.key;
         k.reset(USAGE.name);
@@ -699,7 +698,7 @@ impl<'a> RowParser<'a> for UsageParser<'a> {
     }
 
     fn counts(&self) -> ParseCounts {
-        self.counts
+        self.counts.clone()
     }
 }
 

@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 
 use super::identity::KeyHasher;
-use super::{FieldError, ReadOptions, Record};
+use super::{FieldError, ParseCounts, ReadOptions, Record};
 use crate::error::quote;
-use crate::model::{tags_json, Currency, Row};
+use crate::model::{tags_json, Row};
 use crate::pricing::Aggregate;
 use crate::timeparse::Micros;
 
@@ -160,11 +160,16 @@ pub fn check_tokens(row: &Row, input_name: &str) -> Result<(), FieldError> {
     }
 }
 
-/// Prices an aggregated usage row from its tokens (docs/pricing.md): sets `cost`, USD and
-/// `cost_is_estimate`. A row without a model, or whose model the price table lacks, is an
-/// error naming its token counts: it is never priced at zero.
+/// What [`ParseCounts::skipped`] counts for these formats.
+pub const SKIPPED: &str = "rows with only their time columns (time buckets without usage)";
+
+/// Prices an aggregated usage row from its tokens through [`super::price_with`] (one
+/// pricing function for every usage format): sets `cost`, USD and `cost_is_estimate`. A
+/// row without a model, or whose model the price table lacks, is an error naming its
+/// token counts (and the latter is listed in the closing note): never priced at zero.
 pub fn price(
     opts: &ReadOptions,
+    counts: &mut ParseCounts,
     row: &mut Row,
     agg: &Aggregate,
     fix: &str,
@@ -180,40 +185,26 @@ pub fn price(
             format!("pull the usage grouped by model; {fix}"),
         ));
     }
-    let table = opts.prices.get().map_err(|e| {
-        FieldError::new(
-            "model",
-            Some(&row.model),
-            format!("cannot price the row: {e:#}"),
-            "fix the price table named by [pricing] file in the config",
-        )
+    let tokens = tokens_text(row);
+    super::price_with(opts, &mut counts.unknown_models, row, None, |p| {
+        p.cost_aggregate(agg)
+    })
+    .map_err(|e| {
+        if e.column == "model" {
+            // The shared message names input and output; these rows name every count.
+            FieldError::new(
+                "model",
+                e.value.as_deref(),
+                format!(
+                    "no cost, and the price table has no model {} ({tokens})",
+                    quote(e.value.as_deref().unwrap_or(""))
+                ),
+                format!("give a price table that has this model (--prices FILE or [pricing] file, docs/pricing.md); {fix}"),
+            )
+        } else {
+            e
+        }
     })?;
-    let Some(p) = table.lookup(&row.provider, &row.model) else {
-        return Err(FieldError::new(
-            "model",
-            Some(&row.model),
-            format!(
-                "no price for model {} ({})",
-                quote(&row.model),
-                tokens_text(row)
-            ),
-            format!(
-                "set [pricing] file to a price table that has this model (docs/pricing.md); {fix}"
-            ),
-        ));
-    };
-    row.cost = p.cost_aggregate(agg).ok_or_else(|| {
-        FieldError::new(
-            "model",
-            Some(&row.model),
-            format!(
-                "the token counts are too large to price ({}): the cost would reach 10^20",
-                tokens_text(row)
-            ),
-            "check the token fields",
-        )
-    })?;
-    row.currency = Some(Currency::USD);
-    row.cost_is_estimate = true;
+    counts.priced += 1;
     Ok(())
 }

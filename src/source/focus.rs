@@ -242,7 +242,7 @@ impl<'a> RowParser<'a> for FocusParser<'a> {
     }
 
     fn counts(&self) -> ParseCounts {
-        self.counts
+        self.counts.clone()
     }
 }
 

@@ -162,12 +162,10 @@ impl Flattener {
         let mut cells = Vec::new();
         self.fill(bucket, m, &mut cells);
         let rec = Record::cells(&self.headers, &cells, line);
-        if parser.skip(&rec) {
-            return Ok(());
-        }
         out.clear();
         match parser.parse(&rec, out) {
             Ok(()) => sink.row(out, line),
+            Err(e) if e.skip => Ok(()),
             Err(e) => sink.reject(e.into_rejected(line, v.to_string())),
         }
     }

@@ -9,8 +9,13 @@ mod anthropic;
 mod buckets;
 mod csvin;
 mod focus;
+mod gateway;
+mod gcp;
+mod helicone;
 pub mod identity;
 mod json_in;
+mod langfuse;
+mod litellm;
 mod openai;
 mod parallel;
 mod parquet;
@@ -95,23 +100,20 @@ pub trait RowParser<'a>: Send {
     fn parse(&mut self, rec: &Record, row: &mut Row) -> Result<(), FieldError>;
     fn fork(&self) -> Box<dyn RowParser<'a> + 'a>;
     fn counts(&self) -> ParseCounts;
-    /// Whether `rec` holds no data and gives no row (a dashboard export's row of an empty
-    /// time bucket: only its time columns filled). Counted in [`ParseCounts::skipped`] by
-    /// the parser; never an error.
-    fn skip(&mut self, _rec: &Record) -> bool {
-        false
-    }
 }
 
 /// Counts behind the closing notes of a read.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct ParseCounts {
     /// Rows priced from tokens.
     pub priced: u64,
     /// Amounts written with symbols or separators, read leniently.
     pub formatted: u64,
-    /// Records without data, skipped ([`RowParser::skip`]).
+    /// Records that are not rows of the format ([`FieldError::skip`]), and what they are.
     pub skipped: u64,
+    pub skipped_what: &'static str,
+    /// Rows without a cost whose model the price table lacks (rejected, never priced at 0).
+    pub unknown_models: UnknownModels,
 }
 
 impl std::ops::AddAssign for ParseCounts {
@@ -119,16 +121,138 @@ impl std::ops::AddAssign for ParseCounts {
         self.priced += o.priced;
         self.formatted += o.formatted;
         self.skipped += o.skipped;
+        if self.skipped_what.is_empty() {
+            self.skipped_what = o.skipped_what;
+        }
+        for (m, u) in o.unknown_models {
+            let e = self.unknown_models.entry(m).or_default();
+            e.rows += u.rows;
+            e.input = e.input.saturating_add(u.input);
+            e.output = e.output.saturating_add(u.output);
+        }
     }
+}
+
+/// Token totals of rows that could not be priced, by model.
+pub type UnknownModels = BTreeMap<String, Unpriced>;
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Unpriced {
+    pub rows: u64,
+    pub input: i64,
+    pub output: i64,
+}
+
+/// Prices a usage row that has tokens but no cost from the price table (cached and
+/// cache-write tokens at their own prices): sets cost, USD and `cost_is_estimate`. A
+/// model the table lacks is an error naming the model and its tokens, and is counted in
+/// `unknown` for the closing note: never priced at zero. `input_text` is the input cell,
+/// for the error.
+pub fn price(
+    opts: &ReadOptions,
+    unknown: &mut UnknownModels,
+    row: &mut Row,
+    input_text: Option<&str>,
+) -> Result<(), FieldError> {
+    let tokens = crate::pricing::Tokens {
+        input: row.input_tokens.unwrap_or(0),
+        cached: row.cached_input_tokens.unwrap_or(0),
+        cache_write: row.cache_write_tokens.unwrap_or(0),
+        output: row.output_tokens.unwrap_or(0),
+    };
+    price_with(opts, unknown, row, input_text, |p| p.cost(tokens))
+}
+
+/// [`price`] with the cost computed by `cost` from the model's prices: aggregated usage
+/// rows (a time bucket of many requests) use [`crate::pricing::ModelPrice::cost_aggregate`].
+pub fn price_with(
+    opts: &ReadOptions,
+    unknown: &mut UnknownModels,
+    row: &mut Row,
+    input_text: Option<&str>,
+    cost: impl FnOnce(&crate::pricing::ModelPrice) -> Option<Money>,
+) -> Result<(), FieldError> {
+    let table = opts.prices.get().map_err(|e| {
+        FieldError::new(
+            "cost",
+            None,
+            format!("cannot price the request: {e:#}"),
+            "fix the price table (--prices or [pricing] file in the config), or give a cost",
+        )
+    })?;
+    let input = row.input_tokens.unwrap_or(0);
+    let output = row.output_tokens.unwrap_or(0);
+    let Some(price) = table.lookup(&row.provider, &row.model) else {
+        if unknown.len() < 10_000 || unknown.contains_key(&row.model) {
+            let e = unknown.entry(row.model.clone()).or_default();
+            e.rows += 1;
+            e.input = e.input.saturating_add(input);
+            e.output = e.output.saturating_add(output);
+        }
+        return Err(FieldError::new(
+            "model",
+            Some(&row.model),
+            format!(
+                "no cost, and the price table has no model {} ({input} input, {output} output tokens)",
+                crate::error::quote(&row.model)
+            ),
+            "give a cost, or a price table that has this model (--prices FILE or [pricing] file)",
+        ));
+    };
+    if row.provider.is_empty() || row.provider == "unknown" {
+        row.provider.clear();
+        row.provider.push_str(&price.provider);
+    }
+    row.cost = cost(price).ok_or_else(|| {
+        FieldError::new(
+            "input_tokens",
+            input_text,
+            "the token counts are too large to price (the cost would reach 10^20)",
+            "check the token columns",
+        )
+    })?;
+    row.currency = Some(Currency::USD);
+    row.cost_is_estimate = true;
+    Ok(())
 }
 
 /// The notes a read ends with.
 pub fn closing_notes(counts: ParseCounts, opts: &ReadOptions) -> Vec<String> {
     let mut out = Vec::new();
+    if counts.skipped > 0 {
+        out.push(format!(
+            "{} records skipped: {}",
+            counts.skipped, counts.skipped_what
+        ));
+    }
     if counts.formatted > 0 {
         out.push(format!(
             "{} amount(s) were written with a currency symbol or thousands separators (\"$10,000.00\") and were read as plain numbers",
             counts.formatted
+        ));
+    }
+    if !counts.unknown_models.is_empty() {
+        let shown: Vec<String> = counts
+            .unknown_models
+            .iter()
+            .take(10)
+            .map(|(m, u)| {
+                format!(
+                    "{} ({} row(s), {} input / {} output tokens)",
+                    crate::error::quote(m),
+                    u.rows,
+                    u.input,
+                    u.output
+                )
+            })
+            .collect();
+        let more = counts.unknown_models.len().saturating_sub(10);
+        out.push(format!(
+            "{} model(s) are not in {} and their rows without a cost were not priced: {}{}; give --prices FILE with them",
+            counts.unknown_models.len(),
+            opts.prices.source(),
+            shown.join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() }
         ));
     }
     if counts.priced > 0 {
@@ -136,12 +260,6 @@ pub fn closing_notes(counts: ParseCounts, opts: &ReadOptions) -> Vec<String> {
             "{} rows had no cost and were priced from their tokens with {} (cost_is_estimate)",
             counts.priced,
             opts.prices.source()
-        ));
-    }
-    if counts.skipped > 0 {
-        out.push(format!(
-            "{} row(s) held only their time columns (time buckets without usage) and were skipped",
-            counts.skipped
         ));
     }
     out
@@ -344,6 +462,10 @@ pub struct FieldError {
     pub value: Option<String>,
     pub reason: String,
     pub fix: String,
+    /// Not an error: the record is not a row of the format (a Langfuse SPAN among the
+    /// generations) and is left out, neither stored nor rejected. The parser counts it in
+    /// [`ParseCounts::skipped`].
+    pub skip: bool,
 }
 
 impl FieldError {
@@ -360,6 +482,18 @@ impl FieldError {
             value: value.map(str::to_string),
             reason: reason.into(),
             fix: fix.into(),
+            skip: false,
+        }
+    }
+
+    /// The record is not a row of the format and is left out (see [`FieldError::skip`]).
+    pub fn skip() -> FieldError {
+        FieldError {
+            column: String::new(),
+            value: None,
+            reason: String::new(),
+            fix: String::new(),
+            skip: true,
         }
     }
 
@@ -700,12 +834,11 @@ pub fn read(input: Input, opts: &ReadOptions, batch_id: &str, sink: &mut dyn Sin
             parallel::read(&path, csv, parser, input.format, batch_id, sink)?
         }
         (Body::Parquet(pq), _) => {
-            let mut parser = (format.parser)(&path, pq.headers(), opts, &mut notes)?;
+            let parser = (format.parser)(&path, pq.headers(), opts, &mut notes)?;
             for n in notes.drain(..) {
                 sink.note(n);
             }
-            pq.read(&mut *parser, sink)?;
-            parser.counts()
+            pq.read(parser, input.format, batch_id, sink)?
         }
         (body, syntax) => {
             if format.columns.is_empty() {

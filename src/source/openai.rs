@@ -263,6 +263,11 @@ struct CostsParser {
 impl<'a> RowParser<'a> for CostsParser {
     fn parse(&mut self, rec: &Record, row: &mut Row) -> Result<(), FieldError> {
         let c = &*self.cols;
+        if buckets::only(rec, c.width, &[c.start[0], c.start[1], c.end[0], c.end[1]]) {
+            self.counts.skipped += 1;
+            self.counts.skipped_what = buckets::SKIPPED;
+            return Err(FieldError::skip());
+        }
         let cur_text = rec.str(c.currency).ok_or_else(|| {
             FieldError::new(
                 rec.name(c.currency),
@@ -333,13 +338,6 @@ impl<'a> RowParser<'a> for CostsParser {
         Ok(())
     }
 
-    fn skip(&mut self, rec: &Record) -> bool {
-        let c = &*self.cols;
-        let skip = buckets::only(rec, c.width, &[c.start[0], c.start[1], c.end[0], c.end[1]]);
-        self.counts.skipped += skip as u64;
-        skip
-    }
-
     fn fork(&self) -> Box<dyn RowParser<'a> + 'a> {
         Box::new(CostsParser {
             cols: self.cols.clone(),
@@ -349,7 +347,7 @@ impl<'a> RowParser<'a> for CostsParser {
     }
 
     fn counts(&self) -> ParseCounts {
-        self.counts
+        self.counts.clone()
     }
 }
 
@@ -474,6 +472,11 @@ const USAGE_FIX: &str =
 impl<'a> RowParser<'a> for UsageParser<'a> {
     fn parse(&mut self, rec: &Record, row: &mut Row) -> Result<(), FieldError> {
         let c = &*self.cols;
+        if buckets::only(rec, c.width, &[c.start[0], c.start[1], c.end[0], c.end[1]]) {
+            self.counts.skipped += 1;
+            self.counts.skipped_what = buckets::SKIPPED;
+            return Err(FieldError::skip());
+        }
         let (start, end) = buckets::interval(rec, &c.start, &c.end, "start_time", 0)?;
         row.charge_start = start;
         row.charge_end = end;
@@ -530,8 +533,7 @@ impl<'a> RowParser<'a> for UsageParser<'a> {
                 _ => 0,
             },
         };
-        buckets::price(self.opts, row, &agg, USAGE_FIX)?;
-        self.counts.priced += 1;
+        buckets::price(self.opts, &mut self.counts, row, &agg, USAGE_FIX)?;
 
         let k = &mut self.key;
         k.reset(USAGE.name);
@@ -552,13 +554,6 @@ impl<'a> RowParser<'a> for UsageParser<'a> {
         Ok(())
     }
 
-    fn skip(&mut self, rec: &Record) -> bool {
-        let c = &*self.cols;
-        let skip = buckets::only(rec, c.width, &[c.start[0], c.start[1], c.end[0], c.end[1]]);
-        self.counts.skipped += skip as u64;
-        skip
-    }
-
     fn fork(&self) -> Box<dyn RowParser<'a> + 'a> {
         Box::new(UsageParser {
             cols: self.cols.clone(),
@@ -569,7 +564,7 @@ impl<'a> RowParser<'a> for UsageParser<'a> {
     }
 
     fn counts(&self) -> ParseCounts {
-        self.counts
+        self.counts.clone()
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Result;
 
 use super::csvin::{check_record, join_record, take_violations, Checked, CsvInput, Violation};
-use super::{Chunk, ParseCounts, ReadStats, Rejected, RowParser, Sink};
+use super::{Chunk, ParseCounts, ReadStats, Record, Rejected, RowParser, Sink};
 use crate::error::{InputError, Place};
 use crate::model::Row;
 use crate::source::SourceFormat;
@@ -25,6 +25,15 @@ const BATCH: usize = 65_536;
 
 type Batch = Vec<csv::ByteRecord>;
 
+/// A CSV batch: the records (the first `n` of the buffer) and the quoting problems that
+/// fall in them.
+pub struct CsvBatch {
+    records: Batch,
+    n: usize,
+    bad: Vec<Violation>,
+}
+
+/// Reads a CSV on every core (see the module comment).
 pub fn read<'a>(
     path: &Path,
     csv: CsvInput,
@@ -33,62 +42,102 @@ pub fn read<'a>(
     batch_id: &str,
     sink: &mut dyn Sink,
 ) -> Result<ParseCounts> {
-    // The tokenizer and the Parquet writer each keep a thread busy too: one core fewer
+    let headers = csv.headers().to_vec();
+    let delimiter = csv.delimiter;
+    let mut reader = csv.reader;
+    let violations = csv.violations;
+    let mut ended = false;
+    let produce = move |buffer: Option<CsvBatch>| -> Result<Option<CsvBatch>> {
+        if ended {
+            return Ok(None);
+        }
+        let mut batch = buffer.map_or_else(Vec::new, |b| b.records);
+        let mut n = 0;
+        while n < BATCH {
+            if n == batch.len() {
+                batch.push(csv::ByteRecord::new());
+            }
+            match reader.read_byte_record(&mut batch[n]) {
+                Ok(true) => n += 1,
+                Ok(false) => {
+                    ended = true;
+                    break;
+                }
+                Err(e) => return Err(read_error(path, &e, reader.position().line()).into()),
+            }
+        }
+        // The quoting problems of the records read so far travel with them.
+        let bad = if ended {
+            take_violations(&violations, u64::MAX)
+        } else {
+            take_violations(&violations, reader.position().line())
+        };
+        Ok((n > 0).then_some(CsvBatch {
+            records: batch,
+            n,
+            bad,
+        }))
+    };
+    let headers = &headers;
+    let work = move |parser: &mut dyn RowParser<'a>, b: &CsvBatch, build: bool| {
+        process(
+            path,
+            parser,
+            &b.records[..b.n],
+            &b.bad,
+            headers,
+            delimiter,
+            build,
+            batch_id,
+            format,
+        )
+    };
+    run(produce, work, parser, sink)
+}
+
+/// The engine under [`read`], for any input cut into batches: one thread `produce`s
+/// batches (given back a delivered batch to reuse its buffers), worker threads `work`
+/// each batch into a chunk, and the chunks reach `sink` in batch order. At most
+/// workers + 1 batches are in flight.
+pub fn run<'a, B: Send>(
+    produce: impl FnMut(Option<B>) -> Result<Option<B>> + Send,
+    work: impl Fn(&mut dyn RowParser<'a>, &B, bool) -> Result<Chunk> + Sync,
+    parser: Box<dyn RowParser<'a> + 'a>,
+    sink: &mut dyn Sink,
+) -> Result<ParseCounts> {
+    let mut produce = produce;
+    // The producer and the Parquet writer each keep a thread busy too: one core fewer
     // parse workers than cores (measured on 2 cores: as fast as 2 workers, 25% less memory).
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
         .saturating_sub(1)
         .clamp(1, 8);
-    let headers = csv.headers().to_vec();
-    let delimiter = csv.delimiter;
-    let mut reader = csv.reader;
-    let violations = csv.violations;
     let build = AtomicBool::new(sink.wants_frames());
     std::thread::scope(|scope| -> Result<ParseCounts> {
-        let (work_tx, work_rx) = sync_channel::<(u64, Batch, usize, Vec<Violation>)>(workers);
+        let (work_tx, work_rx) = sync_channel::<(u64, B)>(workers);
         let work_rx = Arc::new(Mutex::new(work_rx));
-        let (done_tx, done_rx) = channel::<(u64, Result<(Chunk, Batch)>)>();
-        // The pool of batch buffers: the reader takes one per batch, and gets it back
-        // once the batch's chunk has been delivered.
-        let (pool_tx, pool_rx) = sync_channel::<Batch>(workers + 1);
+        let (done_tx, done_rx) = channel::<(u64, Result<(Chunk, B)>)>();
+        // Tokens for batches in flight: the producer takes one per batch (with the buffer
+        // of a delivered batch, when there is one) and gets it back once that batch's
+        // chunk has been delivered.
+        let (pool_tx, pool_rx) = sync_channel::<Option<B>>(workers + 1);
         for _ in 0..workers + 1 {
-            pool_tx.send(Vec::new()).ok();
+            pool_tx.send(None).ok();
         }
         let reader_thread = std::thread::Builder::new()
-            .name("finops-csv".into())
+            .name("finops-read".into())
             .spawn_scoped(scope, move || -> Result<()> {
                 let mut seq = 0u64;
-                while let Ok(mut batch) = pool_rx.recv() {
-                    let mut n = 0;
-                    let mut more = true;
-                    while n < BATCH {
-                        if n == batch.len() {
-                            batch.push(csv::ByteRecord::new());
-                        }
-                        match reader.read_byte_record(&mut batch[n]) {
-                            Ok(true) => n += 1,
-                            Ok(false) => {
-                                more = false;
+                while let Ok(buffer) = pool_rx.recv() {
+                    match produce(buffer)? {
+                        Some(batch) => {
+                            if work_tx.send((seq, batch)).is_err() {
                                 break;
                             }
-                            Err(e) => {
-                                return Err(read_error(path, &e, reader.position().line()).into());
-                            }
+                            seq += 1;
                         }
-                    }
-                    // The quoting problems of the records read so far travel with them.
-                    let bad = if more {
-                        take_violations(&violations, reader.position().line())
-                    } else {
-                        take_violations(&violations, u64::MAX)
-                    };
-                    if n > 0 && work_tx.send((seq, batch, n, bad)).is_err() {
-                        break;
-                    }
-                    seq += 1;
-                    if !more {
-                        break;
+                        None => break,
                     }
                 }
                 Ok(())
@@ -98,8 +147,8 @@ pub fn read<'a>(
             let rx = Arc::clone(&work_rx);
             let done = done_tx.clone();
             let mut parser = parser.fork();
-            let headers = &headers;
             let build = &build;
+            let work = &work;
             handles.push(
                 std::thread::Builder::new()
                     .name("finops-parse".into())
@@ -109,18 +158,8 @@ pub fn read<'a>(
                                 Ok(guard) => guard.recv(),
                                 Err(_) => break,
                             };
-                            let Ok((seq, batch, n, bad)) = job else { break };
-                            let res = process(
-                                path,
-                                &mut *parser,
-                                &batch[..n],
-                                &bad,
-                                headers,
-                                delimiter,
-                                build.load(Ordering::Relaxed),
-                                batch_id,
-                                format,
-                            );
+                            let Ok((seq, batch)) = job else { break };
+                            let res = work(&mut *parser, &batch, build.load(Ordering::Relaxed));
                             if done.send((seq, res.map(|c| (c, batch)))).is_err() {
                                 break;
                             }
@@ -131,8 +170,8 @@ pub fn read<'a>(
         }
         drop(done_tx);
         drop(work_rx);
-        // Deliver in file order.
-        let mut pending: BTreeMap<u64, (Chunk, Batch)> = BTreeMap::new();
+        // Deliver in order.
+        let mut pending: BTreeMap<u64, (Chunk, B)> = BTreeMap::new();
         let mut next = 0u64;
         let mut failure: Option<anyhow::Error> = None;
         'recv: for (seq, res) in done_rx.iter() {
@@ -151,7 +190,7 @@ pub fn read<'a>(
                     break 'recv;
                 }
                 build.store(sink.wants_frames(), Ordering::Relaxed);
-                pool_tx.send(batch).ok();
+                pool_tx.send(Some(batch)).ok();
                 next += 1;
             }
         }
@@ -166,13 +205,78 @@ pub fn read<'a>(
         }
         let read = reader_thread
             .join()
-            .map_err(|_| anyhow::anyhow!("the CSV reader thread panicked"))?;
+            .map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
         read?;
         if let Some(e) = failure {
             return Err(e);
         }
         Ok(counts)
     })
+}
+
+/// Builds one batch's chunk: the valid rows' statistics, identities and columns, and the
+/// rejected records.
+pub struct ChunkBuilder<'p> {
+    path: &'p Path,
+    chunk: Chunk,
+    builders: MonthBuilders,
+    build: bool,
+    row: Row,
+}
+
+impl<'p> ChunkBuilder<'p> {
+    pub fn new(path: &'p Path, rows: usize, build: bool) -> ChunkBuilder<'p> {
+        ChunkBuilder {
+            path,
+            chunk: Chunk {
+                stats: ReadStats::default(),
+                fps: Vec::with_capacity(rows),
+                rejects: Vec::new(),
+                frames: Vec::new(),
+            },
+            builders: MonthBuilders::new(if build { rows } else { 0 }),
+            build,
+            row: Row::default(),
+        }
+    }
+
+    /// Parses one record; `raw` gives its text for the rejects file.
+    pub fn record(
+        &mut self,
+        parser: &mut dyn RowParser,
+        rec: &Record,
+        raw: impl FnOnce() -> String,
+    ) -> Result<()> {
+        self.row.clear();
+        match parser.parse(rec, &mut self.row) {
+            Ok(()) => {
+                self.chunk
+                    .stats
+                    .add(&self.row, rec.line())
+                    .map_err(|e| e.at(self.path))?;
+                self.chunk.fps.push(self.row.record_id as u64);
+                if self.build {
+                    self.builders.push(&self.row);
+                }
+            }
+            // Not a row of the format (a Langfuse span): neither stored nor rejected.
+            Err(e) if e.skip => {}
+            Err(e) => self.reject(e.into_rejected(rec.line(), raw())),
+        }
+        Ok(())
+    }
+
+    pub fn reject(&mut self, r: Rejected) {
+        self.chunk.stats.rejected += 1;
+        self.chunk.rejects.push(r);
+    }
+
+    pub fn finish(mut self, batch_id: &str, format: SourceFormat) -> Result<Chunk> {
+        if self.build {
+            self.chunk.frames = self.builders.finish(batch_id, format)?;
+        }
+        Ok(self.chunk)
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -187,14 +291,7 @@ fn process(
     batch_id: &str,
     format: SourceFormat,
 ) -> Result<Chunk> {
-    let mut chunk = Chunk {
-        stats: ReadStats::default(),
-        fps: Vec::with_capacity(batch.len()),
-        rejects: Vec::new(),
-        frames: Vec::new(),
-    };
-    let mut builders = MonthBuilders::new(if build { batch.len() } else { 0 });
-    let mut row = Row::default();
+    let mut out = ChunkBuilder::new(path, batch.len(), build);
     let start = |r: &csv::ByteRecord| r.position().map_or(0, |p| p.line());
     for (i, bytes) in batch.iter().enumerate() {
         if !bad.is_empty() {
@@ -202,8 +299,7 @@ fn process(
             // next record's.
             let (from, to) = (start(bytes), batch.get(i + 1).map_or(u64::MAX, start));
             if let Some(v) = bad.iter().find(|v| v.line >= from && v.line < to) {
-                chunk.stats.rejected += 1;
-                chunk.rejects.push(Rejected {
+                out.reject(Rejected {
                     line: v.line,
                     column: None,
                     value: None,
@@ -215,39 +311,14 @@ fn process(
             }
         }
         match check_record(bytes, headers, delimiter) {
-            Checked::Text(rec) => {
-                row.clear();
-                let record = super::Record::of_text(headers, &rec);
-                if parser.skip(&record) {
-                    continue;
-                }
-                match parser.parse(&record, &mut row) {
-                    Ok(()) => {
-                        chunk.stats.add(&row, rec.line()).map_err(|e| e.at(path))?;
-                        chunk.fps.push(row.record_id as u64);
-                        if build {
-                            builders.push(&row);
-                        }
-                    }
-                    Err(e) => {
-                        chunk.stats.rejected += 1;
-                        chunk
-                            .rejects
-                            .push(e.into_rejected(rec.line(), join_record(bytes, delimiter)));
-                    }
-                }
-            }
+            Checked::Text(rec) => out.record(parser, &Record::of_text(headers, &rec), || {
+                join_record(bytes, delimiter)
+            })?,
             Checked::Blank => {}
-            Checked::Invalid(rej) => {
-                chunk.stats.rejected += 1;
-                chunk.rejects.push(rej);
-            }
+            Checked::Invalid(rej) => out.reject(rej),
         }
     }
-    if build {
-        chunk.frames = builders.finish(batch_id, format)?;
-    }
-    Ok(chunk)
+    out.finish(batch_id, format)
 }
 
 /// A CSV read that failed part-way: an I/O error (a `.gz` cut short, a disk error) has no

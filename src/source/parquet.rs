@@ -12,10 +12,10 @@ use anyhow::Result;
 use polars::prelude::*;
 use polars_parquet::read::FileMetadata;
 
+use super::parallel::{self, ChunkBuilder};
 use super::record::{Cell, Record};
-use super::{RowParser, Sink};
+use super::{ParseCounts, RowParser, Sink, SourceFormat};
 use crate::error::{InputError, Place};
-use crate::model::Row;
 use crate::timeparse::{Micros, MICROS_PER_DAY};
 
 /// Runs a polars read of a file that may be damaged or hostile: a panic inside the reader
@@ -75,40 +75,57 @@ impl ParquetInput {
         })
     }
 
-    /// Streams every row through `parser` into `sink`. Rows are numbered from 1.
-    pub fn read<'a>(&self, parser: &mut dyn RowParser<'a>, sink: &mut dyn Sink) -> Result<()> {
+    /// Streams every row through `parser` into `sink`, row groups parsed on every core
+    /// and delivered in file order. Rows are numbered from 1.
+    pub fn read<'a>(
+        &self,
+        parser: Box<dyn RowParser<'a> + 'a>,
+        format: SourceFormat,
+        batch_id: &str,
+        sink: &mut dyn Sink,
+    ) -> Result<ParseCounts> {
+        let mut groups = self.meta.row_groups.iter().map(|rg| rg.num_rows());
         let mut offset = 0usize;
-        let mut row = Row::default();
-        for rg in &self.meta.row_groups {
-            let len = rg.num_rows();
-            if len == 0 {
-                continue;
+        let produce = move |_: Option<Group>| -> Result<Option<Group>> {
+            for len in groups.by_ref() {
+                let start = offset;
+                offset += len;
+                if len > 0 {
+                    return Ok(Some(Group {
+                        offset: start,
+                        frame: self.group(start, len)?,
+                    }));
+                }
             }
-            let df = self.group(offset, len)?;
-            let cols: Vec<Column> = df
+            Ok(None)
+        };
+        let path = self.path.as_path();
+        let headers = &self.headers;
+        let work = move |parser: &mut dyn RowParser<'a>, g: &Group, build: bool| {
+            let cols: Vec<Column> = g
+                .frame
                 .columns()
                 .iter()
                 .map(|c| Column::of(c.as_materialized_series()))
                 .collect::<Result<_>>()?;
-            let mut cells: Vec<Cell> = Vec::with_capacity(self.headers.len());
-            for i in 0..df.height() {
+            let mut out = ChunkBuilder::new(path, g.frame.height(), build);
+            let mut cells: Vec<Cell> = Vec::with_capacity(headers.len());
+            for i in 0..g.frame.height() {
                 cells.clear();
                 cells.extend(cols.iter().map(|c| c.cell(i)));
-                let line = (offset + i) as u64 + 1;
-                let rec = Record::cells(&self.headers, &cells, line);
-                if parser.skip(&rec) {
-                    continue;
-                }
-                row.clear();
-                match parser.parse(&rec, &mut row) {
-                    Ok(()) => sink.row(&row, line)?,
-                    Err(e) => sink.reject(e.into_rejected(line, rec.raw(b',')))?,
-                }
+                let rec = Record::cells(headers, &cells, (g.offset + i) as u64 + 1);
+                out.record(parser, &rec, || rec.raw(b','))?;
             }
-            offset += len;
-        }
-        Ok(())
+            out.finish(batch_id, format)
+        };
+        parallel::run(produce, work, parser, sink)
     }
+}
+
+/// A row group read, and the number of rows before it.
+struct Group {
+    offset: usize,
+    frame: DataFrame,
 }
 
 /// One column of a row group, typed once so that each cell is a plain read.

@@ -142,6 +142,13 @@ impl<'r> Record<'r> {
 
     /// Column `i` as text; None when null; an object or array is an error.
     pub fn text(&self, i: usize) -> Result<Option<Cow<'r, str>>, FieldError> {
+        // CSV, the hot path: a field, trimmed, or nothing.
+        if let Body::Text(t) = self.body {
+            return Ok(t
+                .get(i)
+                .filter(|s| !is_null(s))
+                .map(|s| Cow::Borrowed(s.trim_ascii())));
+        }
         match self.cell(i) {
             Cell::Json(v) => {
                 let shown = v.to_string();

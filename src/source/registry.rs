@@ -48,6 +48,10 @@ pub static FORMATS: &[&Format] = &[
     &super::openai::USAGE,
     &super::anthropic::COST,
     &super::anthropic::USAGE,
+    &super::gcp::FORMAT,
+    &super::litellm::FORMAT,
+    &super::helicone::FORMAT,
+    &super::langfuse::FORMAT,
 ];
 
 /// A format, chosen once (by detection or `--source`) and passed around by reference.

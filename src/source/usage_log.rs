@@ -14,7 +14,6 @@ use super::{Cell, FieldError, ParseCounts, ReadOptions, Record, RowParser, TagCa
 use crate::error::{quote, InputError, Place};
 use crate::model::{normalize_provider, tags_json, Currency, Kind, Row};
 use crate::money::parse_formatted;
-use crate::pricing::Tokens;
 use crate::timeparse::parse_timestamp;
 
 pub static FORMAT: Format = Format {
@@ -107,6 +106,7 @@ struct State<'a> {
     opts: &'a ReadOptions<'a>,
     priced: u64,
     formatted: u64,
+    unknown: super::UnknownModels,
     tag_cache: TagCache,
     key: String,
     keybuf: Vec<u8>,
@@ -119,6 +119,7 @@ impl<'a> State<'a> {
             opts,
             priced: 0,
             formatted: 0,
+            unknown: Default::default(),
             tag_cache: TagCache::default(),
             key: String::new(),
             keybuf: Vec::new(),
@@ -229,7 +230,8 @@ impl<'a> RowParser<'a> for UsageParser<'a> {
         ParseCounts {
             priced: self.st.priced,
             formatted: self.st.formatted,
-            skipped: 0,
+            unknown_models: self.st.unknown.clone(),
+            ..ParseCounts::default()
         }
     }
 }
@@ -407,45 +409,7 @@ fn build(f: &Fields, st: &mut State, row: &mut Row) -> Result<(), FieldError> {
                     "give the cost in that currency, or leave the currency empty",
                 ));
             }
-            let table = st.opts.prices.get().map_err(|e| {
-                FieldError::new(
-                    "cost",
-                    None,
-                    format!("cannot price the request: {e:#}"),
-                    "fix the price table named by [pricing] file in the config, or give a cost",
-                )
-            })?;
-            let price = table.lookup(&row.provider, &row.model).ok_or_else(|| {
-                FieldError::new(
-                    "model",
-                    Some(&row.model),
-                    format!(
-                        "no cost, and the price table has no model {}",
-                        quote(&row.model)
-                    ),
-                    "give a cost, or set [pricing] file to a price table that has this model",
-                )
-            })?;
-            if row.provider.is_empty() {
-                row.provider.push_str(&price.provider);
-            }
-            row.cost = price
-                .cost(Tokens {
-                    input: row.input_tokens.unwrap_or(0),
-                    cached,
-                    cache_write: written,
-                    output: row.output_tokens.unwrap_or(0),
-                })
-                .ok_or_else(|| {
-                    FieldError::new(
-                        "input_tokens",
-                        f.v[INPUT],
-                        "the token counts are too large to price (the cost would reach 10^20)",
-                        "check the token columns",
-                    )
-                })?;
-            row.currency = Some(Currency::USD);
-            row.cost_is_estimate = true;
+            super::price(st.opts, &mut st.unknown, row, f.v[INPUT])?;
             st.priced += 1;
         }
     }

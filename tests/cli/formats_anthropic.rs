@@ -165,7 +165,7 @@ fn anthropic_usage_row_of_an_unknown_model_is_rejected_with_its_tokens() {
         .code(2);
     let err = stderr(&a);
     assert!(
-        err.contains("column \"model\": no price for model \"claude-imaginary-9\" (input 1850, cached 200, cache-write 150, output 75 tokens)"),
+        err.contains("column \"model\": no cost, and the price table has no model \"claude-imaginary-9\" (input 1850, cached 200, cache-write 150, output 75 tokens)"),
         "{err}"
     );
     assert!(

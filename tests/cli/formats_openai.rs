@@ -285,7 +285,7 @@ fn openai_costs_fixtures_match_the_independent_answers() {
         if let Some(n) = want.get("skipped_empty_rows") {
             assert!(
                 err.contains(&format!(
-                    "{n} row(s) held only their time columns (time buckets without usage) and were skipped"
+                    "{n} records skipped: rows with only their time columns (time buckets without usage)"
                 )),
                 "{err}"
             );
@@ -442,10 +442,15 @@ fn openai_usage_row_of_an_unknown_model_is_rejected_with_its_tokens() {
         .code(2);
     let err = stderr(&a);
     assert!(
-        err.contains("usage_completions_unknown_model.json: line 1, column \"model\": no price for model \"gpt-imaginary-9\" (input 1234, cached 234, cache-write 0, output 56 tokens, 3 requests)"),
+        err.contains("usage_completions_unknown_model.json: line 1, column \"model\": no cost, and the price table has no model \"gpt-imaginary-9\" (input 1234, cached 234, cache-write 0, output 56 tokens, 3 requests)"),
         "{err}"
     );
-    assert!(err.contains("fix: set [pricing] file"), "{err}");
+    assert!(
+        err.contains(
+            "fix: give a price table that has this model (--prices FILE or [pricing] file"
+        ),
+        "{err}"
+    );
     assert!(!d.path().join(".finops/manifest.json").exists() || stored(&d).is_empty());
     // A user's price table with the model prices it.
     d.write(

@@ -776,3 +776,58 @@ fn a_damaged_parquet_file_is_an_error_never_a_panic() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn parquet_is_streamed_by_row_group_in_file_order() {
+    // 1,000 usage-log rows in row groups of 64, typed: times as TIMESTAMP, tokens as
+    // INT64, costs as DOUBLE; row 700 has a negative token count. Rows are numbered from 1
+    // across the groups, and every valid row lands once.
+    let d = Dir::new();
+    let n = 1000usize;
+    let ts: Vec<i64> = (0..n)
+        .map(|i| micros("2026-10-01 00:00:00") + i as i64 * 60_000_000)
+        .collect();
+    let tokens: Vec<i64> = (0..n)
+        .map(|i| if i == 699 { -5 } else { i as i64 })
+        .collect();
+    // Costs i × 0.001: exact in decimal, and their DOUBLE's shortest text is the decimal.
+    let costs: Vec<f64> = (0..n)
+        .map(|i| format!("{}e-3", i).parse().unwrap())
+        .collect();
+    let ids: Vec<String> = (0..n).map(|i| format!("req_{i}")).collect();
+    let mut df = DataFrame::new(
+        n,
+        vec![
+            Column::new("timestamp".into(), ts)
+                .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+                .unwrap(),
+            Column::new("request_id".into(), ids),
+            Column::new("input_tokens".into(), tokens),
+            Column::new("cost".into(), costs),
+        ],
+    )
+    .unwrap();
+    let p = d.path().join("log.parquet");
+    ParquetWriter::new(std::fs::File::create(&p).unwrap())
+        .with_row_group_size(Some(64))
+        .finish(&mut df)
+        .unwrap();
+    let a = d
+        .finops()
+        .args(["ingest", "--skip-invalid", "--format", "json"])
+        .arg(&p)
+        .assert()
+        .success();
+    let v = json(&a.get_output().stdout);
+    assert_eq!(v["rows"][0]["format"], "usage-log");
+    assert_eq!(v["rows"][0]["rows"], 999);
+    assert_eq!(v["rows"][0]["rejected"], 1);
+    let rejects = std::fs::read_dir(d.path().join(".finops/rejects"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect::<String>();
+    let line = rejects.lines().nth(1).unwrap_or_default().to_string();
+    assert!(line.starts_with("700,input_tokens,-5,"), "{rejects}");
+    // Σ i × 0.001 for i in 0..1000 except 699 = (499500 − 699) / 1000.
+    assert_eq!(store_total(&d, "USD"), atto("498.801"));
+}

@@ -433,3 +433,54 @@ fn typed_record_ids_are_pinned() {
         "7c15b7374db076f4d0662b97ad04b2dc"
     );
 }
+
+#[test]
+fn prices_flag_prices_a_private_model_and_unknown_models_are_listed() {
+    let d = Dir::new();
+    d.write(
+        "log.csv",
+        "timestamp,model,input_tokens,output_tokens\n\
+         2026-10-01T00:00:00Z,my-private-model,1000,200\n\
+         2026-10-01T00:01:00Z,my-private-model,500,0\n\
+         2026-10-01T00:02:00Z,other-model,7,3\n",
+    );
+    // Without a table that knows them: never priced at zero, listed with their tokens
+    // (and a file with no valid row is an error).
+    let a = d
+        .finops()
+        .args(["ingest", "log.csv", "--skip-invalid"])
+        .assert()
+        .code(2);
+    let err = crate::util::stderr(&a);
+    assert!(
+        err.contains("2 model(s) are not in the bundled LiteLLM price table")
+            && err.contains("\"my-private-model\" (2 row(s), 1500 input / 200 output tokens)")
+            && err.contains("\"other-model\" (1 row(s), 7 input / 3 output tokens)")
+            && err.contains("--prices FILE")
+            && err.contains("(1000 input, 200 output tokens)"),
+        "{err}"
+    );
+    // With --prices: 1000 × 0.000002 + 200 × 0.00001 = 0.004; 500 × 0.000002 = 0.001.
+    d.write(
+        "prices.json",
+        r#"{"my-private-model": {"input_cost_per_token": 2e-06, "output_cost_per_token": 1e-05, "litellm_provider": "openai", "mode": "chat"},
+            "other-model": {"input_cost_per_token": 1e-06, "output_cost_per_token": 1e-06, "litellm_provider": "openai", "mode": "chat"}}"#,
+    );
+    let d2 = Dir::new();
+    std::fs::copy(d.path().join("log.csv"), d2.path().join("log.csv")).unwrap();
+    std::fs::copy(d.path().join("prices.json"), d2.path().join("prices.json")).unwrap();
+    d2.finops()
+        .args(["ingest", "log.csv", "--prices", "prices.json"])
+        .assert()
+        .success();
+    // + 7 × 0.000001 + 3 × 0.000001 = 0.00001
+    assert_eq!(crate::util::store_total(&d2, "USD"), atto("0.00501"));
+    // A broken --prices file is refused before any file is read.
+    d2.write("bad.json", "not json");
+    let a = d2
+        .finops()
+        .args(["ingest", "log.csv", "--prices", "bad.json"])
+        .assert()
+        .code(2);
+    assert!(crate::util::stderr(&a).contains("--prices: the price table cannot be used"));
+}
