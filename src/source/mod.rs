@@ -6,7 +6,10 @@
 //! into a [`Sink`].
 
 mod anthropic;
+mod aws;
+mod azure;
 mod buckets;
+mod cloud;
 mod csvin;
 mod focus;
 mod gateway;
@@ -16,6 +19,7 @@ pub mod identity;
 mod json_in;
 mod langfuse;
 mod litellm;
+mod oci;
 mod openai;
 mod parallel;
 mod parquet;
