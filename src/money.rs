@@ -429,7 +429,10 @@ pub fn parse_scaled(b: &[u8], scale: u32) -> Result<i128, MoneyError> {
     if dropped_int_digits > 0 {
         return Err(MoneyError::TooLarge);
     }
-    let shift = scale as i32 + exp - frac_digits;
+    // Saturating: an exponent of a billion digits must be an error, never an overflow.
+    let shift = (scale as i32)
+        .saturating_add(exp)
+        .saturating_sub(frac_digits);
     let value = if shift >= 0 {
         if mant == 0 {
             0
@@ -582,6 +585,9 @@ mod tests {
         assert_eq!(m("0.0000000000000000015").0, 2);
         assert_eq!(m("0.0000000000000000025").0, 2);
         assert_eq!(m("1e-40").0, 0);
+        // Exponents beyond i32: an error or zero, never an overflow.
+        assert_eq!(Money::parse("1e99999999999"), Err(MoneyError::TooLarge));
+        assert_eq!(m("1e-99999999999").0, 0);
     }
 
     #[test]

@@ -79,6 +79,11 @@ fn read(name: &str, bytes: &[u8]) -> Option<Seen> {
         let mut seen = Seen::default();
         let res = source::open(&path, None, |_| {})
             .and_then(|input| source::read(input, &opts, "fuzz", &mut seen));
+        // A CSV worker's panic comes back as an error: it is a panic all the same.
+        if let Err(e) = &res {
+            let text = format!("{e:#}");
+            assert!(!text.contains("panicked"), "{text}");
+        }
         let _ = tx.send(res.ok().map(|_| seen));
     });
     match rx.recv_timeout(Duration::from_secs(20)) {
@@ -456,4 +461,121 @@ fn fuzz_config_never_panics() {
             Ok(())
         })
         .unwrap();
+}
+
+/// OpenAI dashboard cost CSV: rows with only their four time columns are skipped.
+fn model_openai_cost_csv(bytes: &[u8]) -> Option<(u64, i128)> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut r = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let headers = r.headers().ok()?.clone();
+    let col = headers.iter().position(|h| h.trim() == "amount_value")?;
+    let (mut rows, mut total) = (0u64, 0i128);
+    for rec in r.records() {
+        let rec = rec.ok()?;
+        if rec.iter().skip(4).all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        total = total.checked_add(model_amount(rec.get(col)?.trim())?)?;
+        rows += 1;
+    }
+    Some((rows, total))
+}
+
+/// The rows of API pages (a page, or a list of pages) and each row's amount text.
+fn model_pages(
+    bytes: &[u8],
+    amount: fn(&serde_json::Value) -> Option<String>,
+) -> Option<(u64, i128)> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let pages = match &v {
+        serde_json::Value::Array(p) => p.clone(),
+        other => vec![other.clone()],
+    };
+    let (mut rows, mut total) = (0u64, 0i128);
+    for p in pages {
+        for b in p.get("data")?.as_array()? {
+            for r in b.get("results")?.as_array()? {
+                total = total.checked_add(model_amount(&amount(r)?)?)?;
+                rows += 1;
+            }
+        }
+    }
+    Some((rows, total))
+}
+
+fn number_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+#[test]
+fn fuzz_openai_cost_csv() {
+    let seed = fixture("openai/cost_2026-09-01_2026-09-30.csv");
+    fuzz("cost.csv", seed, model_openai_cost_csv, 600);
+}
+
+#[test]
+fn fuzz_openai_costs_pages() {
+    let seed = fixture("openai/costs_2026-10-04_pages.json");
+    fuzz(
+        "costs.json",
+        seed,
+        |b| model_pages(b, |r| number_text(r.get("amount")?.get("value")?)),
+        600,
+    );
+}
+
+#[test]
+fn fuzz_anthropic_cost_report_cents() {
+    // Cents as a decimal string: the model reads "<amount>e-2" (one rounding).
+    let seed = fixture("anthropic/cost_report_2026-10.json");
+    fuzz(
+        "report.json",
+        seed,
+        |b| {
+            model_pages(b, |r| {
+                let t = number_text(r.get("amount")?)?;
+                (!t.contains(['e', 'E'])).then(|| format!("{}e-2", t.trim()))
+            })
+        },
+        600,
+    );
+}
+
+#[test]
+fn fuzz_anthropic_console_cost_csv() {
+    let seed = fixture("anthropic/claude_api_cost_2026-10.csv");
+    fuzz("console.csv", seed, |b| model_csv(b, "cost_usd"), 600);
+}
+
+#[test]
+fn fuzz_usage_reports_never_panic_or_hang() {
+    // Priced rows are outside the amount model: only "no panic, no hang" is checked.
+    for (name, rel) in [
+        ("usage.json", "openai/usage_completions_2026-10.json"),
+        (
+            "activity.csv",
+            "openai/completions_usage_2026-10-01_2026-10-01.csv",
+        ),
+        (
+            "messages.json",
+            "anthropic/usage_report_messages_2026-10.json",
+        ),
+        (
+            "console-usage.csv",
+            "anthropic/claude_api_usage_2026-10.csv",
+        ),
+    ] {
+        let seed = fixture(rel);
+        assert_eq!(read(name, &seed).expect("the seed reads").rejected, 0);
+        runner(80, name.len() as u8)
+            .run(&edits(), |e| {
+                let _ = read(name, &apply(&seed, &e));
+                Ok(())
+            })
+            .unwrap();
+    }
 }

@@ -5,8 +5,10 @@
 //! header or first JSON object), then [`read`] streams it through the matching adapter
 //! into a [`Sink`].
 
+mod anthropic;
 mod aws;
 mod azure;
+mod buckets;
 mod cloud;
 mod csvin;
 mod focus;
@@ -18,6 +20,7 @@ mod json_in;
 mod langfuse;
 mod litellm;
 mod oci;
+mod openai;
 mod parallel;
 mod parquet;
 pub mod record;
@@ -155,6 +158,24 @@ pub fn price(
     row: &mut Row,
     input_text: Option<&str>,
 ) -> Result<(), FieldError> {
+    let tokens = crate::pricing::Tokens {
+        input: row.input_tokens.unwrap_or(0),
+        cached: row.cached_input_tokens.unwrap_or(0),
+        cache_write: row.cache_write_tokens.unwrap_or(0),
+        output: row.output_tokens.unwrap_or(0),
+    };
+    price_with(opts, unknown, row, input_text, |p| p.cost(tokens))
+}
+
+/// [`price`] with the cost computed by `cost` from the model's prices: aggregated usage
+/// rows (a time bucket of many requests) use [`crate::pricing::ModelPrice::cost_aggregate`].
+pub fn price_with(
+    opts: &ReadOptions,
+    unknown: &mut UnknownModels,
+    row: &mut Row,
+    input_text: Option<&str>,
+    cost: impl FnOnce(&crate::pricing::ModelPrice) -> Option<Money>,
+) -> Result<(), FieldError> {
     let table = opts.prices.get().map_err(|e| {
         FieldError::new(
             "cost",
@@ -186,21 +207,14 @@ pub fn price(
         row.provider.clear();
         row.provider.push_str(&price.provider);
     }
-    row.cost = price
-        .cost(crate::pricing::Tokens {
-            input,
-            cached: row.cached_input_tokens.unwrap_or(0),
-            cache_write: row.cache_write_tokens.unwrap_or(0),
-            output,
-        })
-        .ok_or_else(|| {
-            FieldError::new(
-                "input_tokens",
-                input_text,
-                "the token counts are too large to price (the cost would reach 10^20)",
-                "check the token columns",
-            )
-        })?;
+    row.cost = cost(price).ok_or_else(|| {
+        FieldError::new(
+            "input_tokens",
+            input_text,
+            "the token counts are too large to price (the cost would reach 10^20)",
+            "check the token columns",
+        )
+    })?;
     row.currency = Some(Currency::USD);
     row.cost_is_estimate = true;
     Ok(())

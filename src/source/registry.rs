@@ -44,6 +44,10 @@ pub struct Format {
 pub static FORMATS: &[&Format] = &[
     &super::focus::FORMAT,
     &super::usage_log::FORMAT,
+    &super::openai::COSTS,
+    &super::openai::USAGE,
+    &super::anthropic::COST,
+    &super::anthropic::USAGE,
     &super::aws::FORMAT,
     &super::azure::FORMAT,
     &super::oci::FORMAT,
