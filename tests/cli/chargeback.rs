@@ -526,3 +526,65 @@ fn with_demo_config(args: &[&str]) -> serde_json::Value {
         .success();
     json(&a.get_output().stdout)
 }
+
+#[test]
+fn an_openai_costs_bill_is_split_by_litellm_logs_to_the_cent() {
+    // SPEC §4.4 across adapters: the bill is an OpenAI Costs API page (float dollars,
+    // lower-case currency, a first bucket not at midnight, an empty bucket); the logs are a
+    // LiteLLM spend-log CSV whose own costs run ~4% above the bill. Cells (provider, model,
+    // day), computed by hand:
+    //   2026-10-03 gpt-4o-2024-08-06: bill 6.10 + 3.90 = 10.00; logged search 7.80,
+    //     support 2.60 (3:1) → search 7.50, support 2.50.
+    //   2026-10-03 gpt-4o-mini: bill 1.00; logged search 0.26, support 0.78 (1:3)
+    //     → search 0.25, support 0.75.
+    //   2026-10-04 gpt-4o-2024-08-06: bill 2.00, no logs that day → unattributed.
+    // So search 7.75, support 3.25, unattributed 2.00. The 3.90 is written as the float
+    // 3.9000000000000004 (its shortest round-trip text, as the API prints it): the bill is
+    // exactly 13.0000000000000004 and the lines round to it. The logs' 11.44 is not money.
+    let d = Dir::new();
+    d.write(
+        "costs.json",
+        r#"{"object":"page","has_more":false,"next_page":null,"data":[
+ {"object":"bucket","start_time":1791000000,"end_time":1791072000,"results":[
+  {"object":"organization.costs.result","amount":{"value":6.1,"currency":"usd"},"line_item":"gpt-4o-2024-08-06, input","project_id":"proj_A","api_key_id":null,"quantity":2440000,"quantity_unit":"tokens"},
+  {"object":"organization.costs.result","amount":{"value":3.9000000000000004,"currency":"usd"},"line_item":"gpt-4o-2024-08-06, output","project_id":"proj_A","api_key_id":null,"quantity":390000,"quantity_unit":"tokens"},
+  {"object":"organization.costs.result","amount":{"value":1.0,"currency":"usd"},"line_item":"gpt-4o-mini, input","project_id":"proj_A","api_key_id":null,"quantity":6666666,"quantity_unit":"tokens"}]},
+ {"object":"bucket","start_time":1791072000,"end_time":1791158400,"results":[
+  {"object":"organization.costs.result","amount":{"value":2,"currency":"usd"},"line_item":"gpt-4o-2024-08-06, input","project_id":"proj_A","api_key_id":null,"quantity":800000,"quantity_unit":"tokens"}]},
+ {"object":"bucket","start_time":1791158400,"end_time":1791244800,"results":[]}]}"#,
+    );
+    d.write(
+        "spend.csv",
+        "request_id,spend,startTime,model,custom_llm_provider,request_tags,status\n\
+         r1,5.2,2026-10-03 09:00:00.000,gpt-4o-2024-08-06,openai,\"[\"\"team:search\"\"]\",success\n\
+         r2,2.6,2026-10-03 10:00:00.000,gpt-4o-2024-08-06,openai,\"[\"\"team:search\"\"]\",success\n\
+         r3,2.6,2026-10-03 11:00:00.000,gpt-4o-2024-08-06,openai,\"[\"\"team:support\"\"]\",success\n\
+         r4,0.26,2026-10-03 12:00:00.000,gpt-4o-mini,openai,\"[\"\"team:search\"\"]\",success\n\
+         r5,0.78,2026-10-03 13:00:00.000,gpt-4o-mini,openai,\"[\"\"team:support\"\"]\",success\n",
+    );
+    let a = d
+        .finops()
+        .args(["ingest", "costs.json", "spend.csv", "--format", "json"])
+        .assert()
+        .success();
+    let v = json(&a.get_output().stdout);
+    let formats: Vec<&str> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["format"].as_str())
+        .collect();
+    assert_eq!(formats, ["openai-costs", "litellm"]);
+    let a = d
+        .finops()
+        .args(["chargeback", "--month", "2026-10", "--format", "json"])
+        .assert()
+        .success();
+    let v = json(&a.get_output().stdout);
+    let l = lines(&v);
+    assert_eq!(l["search"][0], "7.75");
+    assert_eq!(l["support"][0], "3.25");
+    assert_eq!(l["(unattributed)"][0], "2.00");
+    assert_eq!(v["reconciliation"]["expected_total_exact"], "13.0000000000000004");
+    assert_eq!(v["reconciliation"]["reconciles"], true);
+}
