@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::gateway::{self, find};
 use super::identity::{KeyHasher, KeyKind};
 use super::registry::{Format, Probe};
-use super::{FieldError, ParseCounts, ReadOptions, Record, RowParser};
+use super::{Cell, FieldError, ParseCounts, ReadOptions, Record, RowParser};
 use crate::error::{InputError, Place};
 use crate::model::{tags_json, Kind, Row};
 
@@ -184,10 +184,9 @@ impl<'a> RowParser<'a> for LiteLlmParser<'a> {
             }
         }
 
-        let metadata = gateway::json_object(rec, c.metadata, "metadata")?;
-        let meta = metadata.as_deref().and_then(Value::as_object);
+        let meta = metadata(rec, c.metadata)?;
         let mut tags = BTreeMap::new();
-        if let Some(Value::Object(m)) = meta.and_then(|m| m.get("spend_logs_metadata")) {
+        if let Some(Value::Object(m)) = &meta.spend_logs_metadata {
             gateway::add_map_tags(m, &mut tags);
         }
         if let Some(v) = gateway::json_cell(rec, c.request_tags)? {
@@ -195,9 +194,7 @@ impl<'a> RowParser<'a> for LiteLlmParser<'a> {
         }
         row.tags.push_str(&tags_json(&tags));
 
-        let usage = meta
-            .and_then(|m| m.get("usage_object"))
-            .and_then(Value::as_object);
+        let usage = meta.usage_object.as_ref().and_then(Value::as_object);
         let prompt = gateway::count(rec, c.prompt)?;
         let completion = gateway::count(rec, c.completion)?;
         tokens(prompt, completion, usage, row)?;
@@ -223,6 +220,41 @@ impl<'a> RowParser<'a> for LiteLlmParser<'a> {
     fn counts(&self) -> ParseCounts {
         self.counts.clone()
     }
+}
+
+/// The two parts of `metadata` finops reads; the rest (request payloads, guardrail
+/// details: most of the cell) is skipped without being built.
+#[derive(Default, serde::Deserialize)]
+struct Metadata {
+    #[serde(default)]
+    spend_logs_metadata: Option<Value>,
+    #[serde(default)]
+    usage_object: Option<Value>,
+}
+
+/// The `metadata` cell: JSON text (CSV) or an object (JSON); null, empty or `{}` is none.
+fn metadata(rec: &Record, i: Option<usize>) -> Result<Metadata, FieldError> {
+    use serde::Deserialize;
+    let Some(i) = i else {
+        return Ok(Metadata::default());
+    };
+    let parsed = match rec.cell(i) {
+        Cell::Json(v) => Metadata::deserialize(v).map_err(|e| e.to_string()),
+        c => match c.to_text() {
+            None => return Ok(Metadata::default()),
+            Some(t) if t.as_ref() == "null" => return Ok(Metadata::default()),
+            Some(t) => serde_json::from_str::<Metadata>(&t).map_err(|e| e.to_string()),
+        },
+    };
+    parsed.map_err(|e| {
+        let shown = rec.cell(i).to_text().unwrap_or_default().into_owned();
+        FieldError::new(
+            rec.name(i),
+            Some(&shown),
+            format!("{} is not a JSON object: {e}", crate::error::quote(&shown)),
+            "metadata is a JSON object such as {\"spend_logs_metadata\": {\"team\": \"search\"}}",
+        )
+    })
 }
 
 /// Token counts from the row's columns and `metadata.usage_object`

@@ -118,7 +118,9 @@ impl ParquetInput {
             }
             out.finish(batch_id, format)
         };
-        parallel::run(produce, work, parser, sink)
+        // Decoding a row group is light next to turning its rows into cells and parsing
+        // them: a worker on every core.
+        parallel::run(produce, work, parser, sink, parallel::cores())
     }
 }
 
@@ -164,6 +166,7 @@ impl Column {
             }
             DataType::Datetime(unit, _) => Column::Time(s.datetime()?.physical().clone(), *unit),
             DataType::Date => Column::Date(s.date()?.physical().clone()),
+            DataType::List(inner) if map_entries(inner) => Column::Text(map_texts(&s)?),
             _ => Column::Text(
                 (0..s.len())
                     .map(|i| s.get(i).ok().and_then(|v| any_text(&v)))
@@ -197,6 +200,47 @@ fn micros(v: i64, unit: TimeUnit) -> Micros {
         TimeUnit::Microseconds => v,
         TimeUnit::Milliseconds => v.saturating_mul(1000),
     }
+}
+
+/// Whether a list's items are a map's entries: structs of a text key and a value.
+fn map_entries(inner: &DataType) -> bool {
+    matches!(inner, DataType::Struct(f) if f.len() == 2 && f[0].dtype() == &DataType::String)
+}
+
+/// A map column (a list of key/value structs) as JSON object text per row, read straight
+/// from the column's buffers: no per-row series.
+fn map_texts(s: &Series) -> Result<Vec<Option<String>>> {
+    let ca = s.list()?.rechunk();
+    let Some(arr) = ca.downcast_iter().next() else {
+        return Ok(vec![None; s.len()]);
+    };
+    let offsets = arr.offsets().as_slice();
+    let inner = ca.get_inner();
+    let fields = inner.struct_()?.fields_as_series();
+    let keys = fields[0].str()?.rechunk();
+    let values = fields[1].cast(&DataType::String)?;
+    let values = values.str()?.rechunk();
+    let mut out = Vec::with_capacity(arr.len());
+    // Rows of one file repeat few tag sets: the last text is reused when equal.
+    let mut map = serde_json::Map::new();
+    for i in 0..arr.len() {
+        if arr.validity().is_some_and(|v| !v.get_bit(i)) {
+            out.push(None);
+            continue;
+        }
+        map.clear();
+        for j in offsets[i] as usize..offsets[i + 1] as usize {
+            if let Some(k) = keys.get(j) {
+                let v = values.get(j).map_or(serde_json::Value::Null, |v| {
+                    serde_json::Value::String(v.into())
+                });
+                map.insert(k.to_string(), v);
+            }
+        }
+        let text = serde_json::to_string(&map).unwrap_or_default();
+        out.push(Some(text));
+    }
+    Ok(out)
 }
 
 /// A value of an unusual type as text: nested values as JSON.

@@ -585,6 +585,9 @@ fn an_openai_costs_bill_is_split_by_litellm_logs_to_the_cent() {
     assert_eq!(l["search"][0], "7.75");
     assert_eq!(l["support"][0], "3.25");
     assert_eq!(l["(unattributed)"][0], "2.00");
-    assert_eq!(v["reconciliation"]["expected_total_exact"], "13.0000000000000004");
+    assert_eq!(
+        v["reconciliation"]["expected_total_exact"],
+        "13.0000000000000004"
+    );
     assert_eq!(v["reconciliation"]["reconciles"], true);
 }
