@@ -579,3 +579,35 @@ fn fuzz_usage_reports_never_panic_or_hang() {
             .unwrap();
     }
 }
+
+#[test]
+fn fuzz_cloud_bills_and_gateway_logs_never_panic_or_hang() {
+    // Every other adapter, from its fixture: mutated bytes are read or refused with an
+    // error, never a panic or a hang. (Their amounts go through the same `Record::money`
+    // the models above check.)
+    for (name, rel) in [
+        ("cur.csv", "aws/cur-legacy-2026-06.csv"),
+        ("cur2.csv", "aws/cur2-2026-06.csv"),
+        ("ea.csv", "azure/ea-actual-aoai-2026-06.csv"),
+        ("de.csv", "azure/localised-de-2026-06.csv"),
+        ("payg.csv", "azure/payg-usage-2020-03.csv"),
+        ("oci.csv", "oracle/cost-2026-06.csv"),
+        ("gcp.jsonl", "gcp/billing-2025-06.jsonl"),
+        ("gcp.csv", "gcp/billing-2025-07-flat.csv"),
+        ("spend.csv", "litellm/spend-logs-2025-06.csv"),
+        ("spend.json", "litellm/spend-logs-2025-06.json"),
+        ("helicone.jsonl", "helicone/requests-2025-06.jsonl"),
+        ("helicone.csv", "helicone/requests-2025-06.csv"),
+        ("langfuse.json", "langfuse/observations-2025-06.json"),
+    ] {
+        let seed = fixture(rel);
+        let s = read(name, &seed).unwrap_or_else(|| panic!("{rel}: the seed reads"));
+        assert!(s.rows > 0, "{rel}");
+        runner(60, name.len() as u8)
+            .run(&edits(), |e| {
+                let _ = read(name, &apply(&seed, &e));
+                Ok(())
+            })
+            .unwrap();
+    }
+}
