@@ -14,7 +14,7 @@ use super::buckets::{self, find};
 use super::identity::KeyHasher;
 use super::registry::{Format, Probe};
 use super::{FieldError, ParseCounts, ReadOptions, Record, RowParser};
-use crate::error::{quote, InputError, Place};
+use crate::error::quote;
 use crate::model::{Currency, Kind, Row};
 use crate::money::{parse_scaled, Money, MoneyError};
 use crate::pricing::{Aggregate, ServiceTier, Tokens};
@@ -185,16 +185,12 @@ struct CostCols {
 }
 
 fn missing_error(path: &Path, what: &str, missing: &[&str], headers: &[String]) -> anyhow::Error {
-    InputError::new(
+    super::missing_columns(
         path,
-        Place::line(1),
         format!("{what} without {}", missing.join(", ")),
+        "export it again unchanged (docs/formats/anthropic.md)",
+        headers,
     )
-    .fix(format!(
-        "export it again unchanged (docs/formats/anthropic.md); found: {}",
-        super::shown_columns(headers)
-    ))
-    .into()
 }
 
 fn cost_parser<'a>(

@@ -13,7 +13,7 @@ use super::cloud::{token_count, unit_multiplier, Columns};
 use super::identity::{KeyHasher, KeyKind};
 use super::registry::{Format, Probe};
 use super::{FieldError, ParseCounts, ReadOptions, Record, RowParser};
-use crate::error::{quote, InputError, Place};
+use crate::error::quote;
 use crate::model::{tag_value_text, tags_json, ChargeCategory, Kind, Row};
 use crate::money::Money;
 use crate::timeparse::{parse_timestamp, Micros, Month};
@@ -147,19 +147,15 @@ pub fn parser<'a>(
     })
     .collect();
     if !missing.is_empty() {
-        return Err(InputError::new(
+        return Err(super::missing_columns(
             path,
-            Place::line(1),
             format!(
                 "an AWS Cost and Usage Report without required column(s) {}",
                 missing.join(", ")
             ),
-        )
-        .fix(format!(
-            "export the CUR with its identity and line item columns (found: {})",
-            super::shown_columns(headers)
-        ))
-        .into());
+            "export the CUR with its identity and line item columns",
+            headers,
+        ));
     }
     let mut tags = Vec::new();
     for (i, h) in headers.iter().enumerate() {

@@ -12,7 +12,6 @@ use super::cloud::{token_count, unit_multiplier, Columns};
 use super::identity::{KeyHasher, KeyKind};
 use super::registry::{Format, Probe};
 use super::{FieldError, ParseCounts, ReadOptions, Record, RowParser, TagCache};
-use crate::error::{InputError, Place};
 use crate::model::{parse_tags_object, tags_json, ChargeCategory, Kind, Row};
 use crate::money::Money;
 use crate::timeparse::Month;
@@ -128,19 +127,15 @@ pub fn parser<'a>(
         missing.push("Date (or UsageDateTime)");
     }
     if !missing.is_empty() {
-        return Err(InputError::new(
+        return Err(super::missing_columns(
             path,
-            Place::line(1),
             format!(
                 "an Azure cost export without required column(s) {}",
                 missing.join(", ")
             ),
-        )
-        .fix(format!(
-            "export \"Cost and usage details\" (actual or amortized) from Cost Management (found: {})",
-            super::shown_columns(headers)
-        ))
-        .into());
+            "export \"Cost and usage details\" (actual or amortized) from Cost Management",
+            headers,
+        ));
     }
     let mut key: Vec<(usize, String, KeyKind)> = headers
         .iter()

@@ -14,7 +14,7 @@ use super::gateway::{find, json_text_value};
 use super::identity::{KeyHasher, KeyKind};
 use super::registry::{Format, Probe};
 use super::{Cell, FieldError, ParseCounts, ReadOptions, Record, RowParser};
-use crate::error::{quote, InputError, Place};
+use crate::error::quote;
 use crate::model::{tags_json, ChargeCategory, Currency, Kind, Row};
 use crate::money::Money;
 use crate::timeparse::Month;
@@ -132,19 +132,15 @@ pub fn parser<'a>(
             .into_iter()
             .filter(|c| col(headers, c).is_none())
             .collect();
-        return Err(InputError::new(
+        return Err(super::missing_columns(
             path,
-            Place::line(1),
             format!(
                 "a GCP billing export without the column(s) {}",
                 missing.join(", ")
             ),
-        )
-        .fix(format!(
-            "export the billing table's cost and usage_start_time fields (docs/formats/gcp.md); found: {}",
-            super::shown_columns(headers)
-        ))
-        .into());
+            "export the billing table's cost and usage_start_time fields (docs/formats/gcp.md)",
+            headers,
+        ));
     };
     let c = |n: &str| col(headers, n);
     let cols = Cols {

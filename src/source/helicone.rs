@@ -12,7 +12,6 @@ use super::gateway::{self, find};
 use super::identity::{KeyHasher, KeyKind};
 use super::registry::{Format, Probe};
 use super::{FieldError, ParseCounts, ReadOptions, Record, RowParser};
-use crate::error::{InputError, Place};
 use crate::model::{tags_json, Kind, Row};
 
 pub static FORMAT: Format = Format {
@@ -71,16 +70,12 @@ fn boxed<'a>(
         c("request_created_at"),
         c("request_id").is_some() || c("response_id").is_some(),
     ) else {
-        return Err(InputError::new(
+        return Err(super::missing_columns(
             path,
-            Place::line(1),
             "a Helicone export without request_created_at and a request_id or response_id column",
-        )
-        .fix(format!(
-            "export with @helicone/export (docs/formats/gateways.md); found: {}",
-            super::shown_columns(headers)
-        ))
-        .into());
+            "export with @helicone/export (docs/formats/gateways.md)",
+            headers,
+        ));
     };
     let cols = Cols {
         start,

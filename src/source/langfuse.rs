@@ -12,7 +12,7 @@ use super::gateway::{self, find};
 use super::identity::{KeyHasher, KeyKind};
 use super::registry::{Format, Probe};
 use super::{FieldError, ParseCounts, ReadOptions, Record, RowParser};
-use crate::error::{quote, InputError, Place};
+use crate::error::quote;
 use crate::model::{tags_json, Kind, Row};
 use crate::money::Money;
 
@@ -65,16 +65,12 @@ fn boxed<'a>(
 ) -> Result<Box<dyn RowParser<'a> + 'a>> {
     let c = |n: &str| find(headers, &[n]);
     let (Some(id), Some(kind), Some(start)) = (c("id"), c("type"), c("startTime")) else {
-        return Err(InputError::new(
+        return Err(super::missing_columns(
             path,
-            Place::line(1),
             "Langfuse observations without the id, type and startTime fields",
-        )
-        .fix(format!(
-            "save the observations API's pages as they come (docs/formats/gateways.md); found: {}",
-            super::shown_columns(headers)
-        ))
-        .into());
+            "save the observations API's pages as they come (docs/formats/gateways.md)",
+            headers,
+        ));
     };
     let cols = Cols {
         id,

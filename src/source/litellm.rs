@@ -12,7 +12,6 @@ use super::gateway::{self, find};
 use super::identity::{KeyHasher, KeyKind};
 use super::registry::{Format, Probe};
 use super::{Cell, FieldError, ParseCounts, ReadOptions, Record, RowParser};
-use crate::error::{InputError, Place};
 use crate::model::{tags_json, Kind, Row};
 
 pub static FORMAT: Format = Format {
@@ -70,19 +69,15 @@ fn boxed<'a>(
             .copied()
             .filter(|n| c(n).is_none())
             .collect();
-        return Err(InputError::new(
+        return Err(super::missing_columns(
             path,
-            Place::line(1),
             format!(
                 "a LiteLLM spend log without the column(s) {}",
                 missing.join(", ")
             ),
-        )
-        .fix(format!(
-            "export the LiteLLM_SpendLogs table whole (docs/formats/gateways.md); found: {}",
-            super::shown_columns(headers)
-        ))
-        .into());
+            "export the LiteLLM_SpendLogs table whole (docs/formats/gateways.md)",
+            headers,
+        ));
     };
     let cols = Cols {
         request_id,

@@ -545,6 +545,19 @@ pub fn currency(column: &str, v: &str) -> Result<Currency, FieldError> {
     })
 }
 
+/// The error for a file of a known format that lacks columns it needs: `reason` names them,
+/// `fix` says how to export the file; the columns found are listed after it.
+pub fn missing_columns(
+    path: &Path,
+    reason: impl Into<String>,
+    fix: &str,
+    headers: &[String],
+) -> anyhow::Error {
+    InputError::new(path, Place::line(1), reason)
+        .fix(format!("{fix}; found: {}", shown_columns(headers)))
+        .into()
+}
+
 /// Column names for a message: at most 12, each clipped.
 pub fn shown_columns(headers: &[String]) -> String {
     let mut shown: Vec<String> = headers

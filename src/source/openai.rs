@@ -15,7 +15,7 @@ use super::buckets::{self, find};
 use super::identity::KeyHasher;
 use super::registry::{Format, Probe};
 use super::{FieldError, ParseCounts, ReadOptions, Record, RowParser};
-use crate::error::{quote, InputError, Place};
+use crate::error::quote;
 use crate::model::{Kind, Row};
 use crate::money::Money;
 use crate::pricing::{Aggregate, ServiceTier, Tokens};
@@ -213,16 +213,12 @@ fn costs_parser<'a>(
         missing.push("start_time");
     }
     if !missing.is_empty() {
-        return Err(InputError::new(
+        return Err(super::missing_columns(
             path,
-            Place::line(1),
             format!("OpenAI cost data without {}", missing.join(", ")),
-        )
-        .fix(format!(
-            "export the cost data again from the dashboard or the Costs API unchanged (docs/formats/openai.md); found: {}",
-            super::shown_columns(headers)
-        ))
-        .into());
+            "export the cost data again from the dashboard or the Costs API unchanged (docs/formats/openai.md)",
+            headers,
+        ));
     }
     let cols = CostCols {
         width: headers.len(),
@@ -412,16 +408,12 @@ fn usage_parser<'a>(
         if !has_metric {
             missing.push("num_model_requests (or another Usage API metric)");
         }
-        return Err(InputError::new(
+        return Err(super::missing_columns(
             path,
-            Place::line(1),
             format!("OpenAI usage data without {}", missing.join(", ")),
-        )
-        .fix(format!(
-            "export the activity data again from the dashboard or the Usage API unchanged (docs/formats/openai.md); found: {}",
-            super::shown_columns(headers)
-        ))
-        .into());
+            "export the activity data again from the dashboard or the Usage API unchanged (docs/formats/openai.md)",
+            headers,
+        ));
     }
     let cols = UsageCols {
         width: headers.len(),
