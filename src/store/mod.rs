@@ -22,6 +22,7 @@
 //! replaced files only when it can take that lock exclusively; otherwise the next writer
 //! does). On a read-only store readers take no lock at all.
 
+mod columns;
 pub mod manifest;
 pub mod writer;
 

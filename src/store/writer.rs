@@ -10,15 +10,22 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::thread::JoinHandle;
 
+use std::io::Write as _;
+use std::sync::{Arc, OnceLock};
+
 use anyhow::{Context as _, Result};
-use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::{
-    BooleanChunkedBuilder, ChunkFull, ChunkFullNull, ChunkedArray, ChunkedBuilder, Column,
-    DataFrame, DataType, Field, Int128Chunked, Int128Type, Int64Type, IntoColumn,
-    ParquetCompression, ParquetWriter, PolarsNumericType, PrimitiveChunkedBuilder, Schema,
-    StatisticsOptions, StringChunked, StringChunkedBuilder, TimeUnit, TimeZone,
+    CompatLevel, DataFrame, DataType, Field, IntoColumn, ParquetCompression, ParquetWriter,
+    PolarsError, Schema, SchemaExt, StatisticsOptions, TimeUnit, TimeZone,
+};
+use polars_arrow::datatypes::{ArrowDataType, ArrowSchemaRef};
+use polars_arrow::record_batch::RecordBatchT;
+use polars_parquet::write::{
+    row_group_iter, to_parquet_schema, Encoding, FileWriter, ParquetType, RowGroupIterColumns,
+    Version, WriteOptions,
 };
 
+use super::columns::{self, ArrayRef, Bools, DictStr, PlainStr, Prim};
 use crate::model::Row;
 use crate::money::SCALE;
 use crate::source::SourceFormat;
@@ -86,202 +93,129 @@ pub fn schema() -> Schema {
     ])
 }
 
-type StrB = StringChunkedBuilder;
-type I64B = PrimitiveChunkedBuilder<Int64Type>;
-type I128B = PrimitiveChunkedBuilder<Int128Type>;
-
-/// A nullable string column that costs nothing until its first value: many canonical
-/// columns are null for a whole source (bill fields on request logs and the reverse).
-struct LazyStr {
-    name: &'static str,
-    cap: usize,
-    nulls: usize,
-    b: Option<StrB>,
+/// The canonical schema as arrow types, in column order (made once).
+fn arrow_schema() -> &'static ArrowSchemaRef {
+    static SCHEMA: OnceLock<ArrowSchemaRef> = OnceLock::new();
+    SCHEMA.get_or_init(|| Arc::new(schema().to_arrow(CompatLevel::newest())))
 }
 
-impl LazyStr {
-    fn new(name: &'static str, cap: usize) -> LazyStr {
-        LazyStr {
-            name,
-            cap,
-            nulls: 0,
-            b: None,
-        }
-    }
-
-    /// Empty is null.
-    #[inline]
-    fn push(&mut self, v: &str) {
-        match (&mut self.b, v.is_empty()) {
-            (Some(b), true) => b.append_null(),
-            (None, true) => self.nulls += 1,
-            (Some(b), false) => b.append_value(v),
-            (None, false) => {
-                let mut b = StrB::new(self.name.into(), self.cap.max(self.nulls + 1));
-                for _ in 0..self.nulls {
-                    b.append_null();
-                }
-                b.append_value(v);
-                self.b = Some(b);
-            }
-        }
-    }
-
-    fn finish(self, len: usize) -> Column {
-        match self.b {
-            Some(b) => b.finish().into_column(),
-            None => StringChunked::full_null(self.name.into(), len).into_column(),
-        }
-    }
-}
-
-/// A nullable primitive column, likewise free until its first value.
-struct LazyPrim<T: PolarsNumericType> {
-    name: &'static str,
-    cap: usize,
-    nulls: usize,
-    b: Option<PrimitiveChunkedBuilder<T>>,
-}
-
-impl<T: PolarsNumericType> LazyPrim<T> {
-    fn new(name: &'static str, cap: usize) -> Self {
-        LazyPrim {
-            name,
-            cap,
-            nulls: 0,
-            b: None,
-        }
-    }
-
-    #[inline]
-    fn push(&mut self, v: Option<T::Native>) {
-        match (&mut self.b, v) {
-            (Some(b), v) => b.append_option(v),
-            (None, None) => self.nulls += 1,
-            (None, Some(v)) => {
-                let mut b = PrimitiveChunkedBuilder::<T>::new(
-                    self.name.into(),
-                    self.cap.max(self.nulls + 1),
-                );
-                for _ in 0..self.nulls {
-                    b.append_null();
-                }
-                b.append_value(v);
-                self.b = Some(b);
-            }
-        }
-    }
-
-    fn finish(self, len: usize) -> ChunkedArray<T> {
-        match self.b {
-            Some(b) => b.finish(),
-            None => ChunkedArray::<T>::full_null(self.name.into(), len),
-        }
-    }
+/// The arrow type of column `name`.
+fn arrow_type(name: &str) -> &'static ArrowDataType {
+    &arrow_schema()
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} is a canonical column"))
+        .dtype
 }
 
 /// Column builders for one chunk of rows.
 struct Builders {
     len: usize,
-    record_id: StrB,
-    provider: LazyStr,
-    charge_start: I64B,
-    charge_end: I64B,
-    billing_period: LazyStr,
-    charge_category: StrB,
-    service: LazyStr,
-    sku: LazyStr,
-    description: LazyStr,
-    model: LazyStr,
-    cost: I128B,
-    effective_cost: LazyPrim<Int128Type>,
-    list_cost: LazyPrim<Int128Type>,
-    currency: StrB,
-    cost_is_estimate: BooleanChunkedBuilder,
-    input_tokens: LazyPrim<Int64Type>,
-    cached_input_tokens: LazyPrim<Int64Type>,
-    cache_write_tokens: LazyPrim<Int64Type>,
-    output_tokens: LazyPrim<Int64Type>,
-    requests: LazyPrim<Int64Type>,
-    billing_account: LazyStr,
-    sub_account: LazyStr,
-    project_id: LazyStr,
-    workspace_id: LazyStr,
-    api_key_id: LazyStr,
-    resource_id: LazyStr,
-    region: LazyStr,
-    session_id: LazyStr,
-    request_id: LazyStr,
-    user_id: LazyStr,
-    tags: LazyStr,
+    record_id: PlainStr,
+    provider: DictStr,
+    charge_start: Prim<i64>,
+    charge_end: Prim<i64>,
+    /// Months repeat: interned as their text.
+    billing_period: DictStr,
+    charge_category: DictStr,
+    service: DictStr,
+    sku: DictStr,
+    description: DictStr,
+    model: DictStr,
+    cost: Prim<i128>,
+    effective_cost: Prim<i128>,
+    list_cost: Prim<i128>,
+    currency: DictStr,
+    cost_is_estimate: Bools,
+    input_tokens: Prim<i64>,
+    cached_input_tokens: Prim<i64>,
+    cache_write_tokens: Prim<i64>,
+    output_tokens: Prim<i64>,
+    requests: Prim<i64>,
+    billing_account: DictStr,
+    sub_account: DictStr,
+    project_id: DictStr,
+    workspace_id: DictStr,
+    api_key_id: DictStr,
+    resource_id: DictStr,
+    region: DictStr,
+    session_id: DictStr,
+    request_id: PlainStr,
+    user_id: DictStr,
+    tags: DictStr,
+    /// The text of the last billing period pushed.
+    period: Option<(Month, String)>,
 }
 
 impl Builders {
     fn new(cap: usize) -> Builders {
-        let s = |n: &'static str| LazyStr::new(n, cap);
-        let i = |n: &'static str| LazyPrim::<Int64Type>::new(n, cap);
-        let m = |n: &'static str| LazyPrim::<Int128Type>::new(n, cap);
+        let d = || DictStr::new(cap);
+        let i = || Prim::<i64>::new(cap);
+        let m = || Prim::<i128>::new(cap);
         Builders {
             len: 0,
-            record_id: StrB::new("record_id".into(), cap),
-            provider: s("provider"),
-            charge_start: I64B::new("charge_start".into(), cap),
-            charge_end: I64B::new("charge_end".into(), cap),
-            billing_period: s("billing_period"),
-            charge_category: StrB::new("charge_category".into(), cap),
-            service: s("service"),
-            sku: s("sku"),
-            description: s("description"),
-            model: s("model"),
-            cost: I128B::new("cost".into(), cap),
-            effective_cost: m("effective_cost"),
-            list_cost: m("list_cost"),
-            currency: StrB::new("currency".into(), cap),
-            cost_is_estimate: BooleanChunkedBuilder::new("cost_is_estimate".into(), cap),
-            input_tokens: i("input_tokens"),
-            cached_input_tokens: i("cached_input_tokens"),
-            cache_write_tokens: i("cache_write_tokens"),
-            output_tokens: i("output_tokens"),
-            requests: i("requests"),
-            billing_account: s("billing_account"),
-            sub_account: s("sub_account"),
-            project_id: s("project_id"),
-            workspace_id: s("workspace_id"),
-            api_key_id: s("api_key_id"),
-            resource_id: s("resource_id"),
-            region: s("region"),
-            session_id: s("session_id"),
-            request_id: s("request_id"),
-            user_id: s("user_id"),
-            tags: s("tags"),
+            record_id: PlainStr::new(cap),
+            provider: d(),
+            charge_start: i(),
+            charge_end: i(),
+            billing_period: d(),
+            charge_category: d(),
+            service: d(),
+            sku: d(),
+            description: d(),
+            model: d(),
+            cost: m(),
+            effective_cost: m(),
+            list_cost: m(),
+            currency: d(),
+            cost_is_estimate: Bools::with_capacity(cap),
+            input_tokens: i(),
+            cached_input_tokens: i(),
+            cache_write_tokens: i(),
+            output_tokens: i(),
+            requests: i(),
+            billing_account: d(),
+            sub_account: d(),
+            project_id: d(),
+            workspace_id: d(),
+            api_key_id: d(),
+            resource_id: d(),
+            region: d(),
+            session_id: d(),
+            request_id: PlainStr::new(cap),
+            user_id: d(),
+            tags: d(),
+            period: None,
         }
     }
 
     fn push(&mut self, r: &Row) {
         self.len += 1;
         let mut hex = [0u8; 32];
-        self.record_id.append_value(hex_id(r.record_id, &mut hex));
+        self.record_id.push(hex_id(r.record_id, &mut hex));
         self.provider.push(&r.provider);
-        self.charge_start.append_value(r.charge_start);
-        self.charge_end.append_value(r.charge_end);
+        self.charge_start.push(Some(r.charge_start));
+        self.charge_end.push(Some(r.charge_end));
         match r.billing_period {
-            Some(m) => self.billing_period.push(&m.to_string()),
+            Some(m) => {
+                if self.period.as_ref().is_none_or(|(p, _)| *p != m) {
+                    self.period = Some((m, m.to_string()));
+                }
+                let text = self.period.as_ref().map_or("", |(_, t)| t.as_str());
+                self.billing_period.push(text);
+            }
             None => self.billing_period.push(""),
         }
-        self.charge_category
-            .append_value(r.charge_category.as_str());
+        self.charge_category.push(r.charge_category.as_str());
         self.service.push(&r.service);
         self.sku.push(&r.sku);
         self.description.push(&r.description);
         self.model.push(&r.model);
-        self.cost.append_value(r.cost.0);
+        self.cost.push(Some(r.cost.0));
         self.effective_cost.push(r.effective_cost.map(|m| m.0));
         self.list_cost.push(r.list_cost.map(|m| m.0));
-        match &r.currency {
-            Some(c) => self.currency.append_value(c.as_str()),
-            None => self.currency.append_null(),
-        }
-        self.cost_is_estimate.append_value(r.cost_is_estimate);
+        self.currency
+            .push(r.currency.as_ref().map_or("", |c| c.as_str()));
+        self.cost_is_estimate.push(r.cost_is_estimate);
         self.input_tokens.push(r.input_tokens);
         self.cached_input_tokens.push(r.cached_input_tokens);
         self.cache_write_tokens.push(r.cache_write_tokens);
@@ -300,43 +234,35 @@ impl Builders {
         self.tags.push(&r.tags);
     }
 
-    fn finish(self, batch_id: &str, format: SourceFormat) -> Result<DataFrame> {
+    fn finish(self, batch_id: &str, format: SourceFormat) -> Chunk {
         let n = self.len;
-        let ts = |b: I64B| {
-            b.finish()
-                .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
-                .into_column()
-        };
-        let money = |ca: Int128Chunked| {
-            ca.into_decimal_unchecked(MONEY_PRECISION, SCALE as usize)
-                .into_column()
-        };
-        let i = |b: LazyPrim<Int64Type>| b.finish(n).into_column();
-        let full = |name: &str, v: &str| StringChunked::full(name.into(), v, n).into_column();
-        let cols = vec![
-            self.record_id.finish().into_column(),
-            full("batch_id", batch_id),
-            full("source_format", format.as_str()),
-            full("kind", format.kind().as_str()),
+        let ts = arrow_type("charge_start");
+        let money = arrow_type("cost");
+        let int = arrow_type("input_tokens");
+        let arrays: Vec<ArrayRef> = vec![
+            self.record_id.finish(n),
+            columns::constant(batch_id, n),
+            columns::constant(format.as_str(), n),
+            columns::constant(format.kind().as_str(), n),
             self.provider.finish(n),
-            ts(self.charge_start),
-            ts(self.charge_end),
+            self.charge_start.finish(ts, n),
+            self.charge_end.finish(ts, n),
             self.billing_period.finish(n),
-            self.charge_category.finish().into_column(),
+            self.charge_category.finish(n),
             self.service.finish(n),
             self.sku.finish(n),
             self.description.finish(n),
             self.model.finish(n),
-            money(self.cost.finish()),
-            money(self.effective_cost.finish(n)),
-            money(self.list_cost.finish(n)),
-            self.currency.finish().into_column(),
-            self.cost_is_estimate.finish().into_column(),
-            i(self.input_tokens),
-            i(self.cached_input_tokens),
-            i(self.cache_write_tokens),
-            i(self.output_tokens),
-            i(self.requests),
+            self.cost.finish(money, n),
+            self.effective_cost.finish(money, n),
+            self.list_cost.finish(money, n),
+            self.currency.finish(n),
+            self.cost_is_estimate.finish(),
+            self.input_tokens.finish(int, n),
+            self.cached_input_tokens.finish(int, n),
+            self.cache_write_tokens.finish(int, n),
+            self.output_tokens.finish(int, n),
+            self.requests.finish(int, n),
             self.billing_account.finish(n),
             self.sub_account.finish(n),
             self.project_id.finish(n),
@@ -349,7 +275,37 @@ impl Builders {
             self.user_id.finish(n),
             self.tags.finish(n),
         ];
-        Ok(DataFrame::new(n, cols)?)
+        debug_assert_eq!(arrays.len(), arrow_schema().len());
+        Chunk { len: n, arrays }
+    }
+}
+
+/// A chunk of rows as finished columns, in schema order: one Parquet row group.
+struct Chunk {
+    len: usize,
+    arrays: Vec<ArrayRef>,
+}
+
+impl Chunk {
+    /// The chunk's row group: dictionary columns as dictionary pages, ids plain, other
+    /// columns as polars encodes them.
+    fn row_group(
+        self,
+        fields: &[ParquetType],
+        options: WriteOptions,
+    ) -> RowGroupIterColumns<'static, PolarsError> {
+        let encodings: Vec<Vec<Encoding>> = self
+            .arrays
+            .iter()
+            .map(|a| {
+                vec![match a.dtype() {
+                    ArrowDataType::Utf8View | ArrowDataType::Boolean => Encoding::Plain,
+                    _ => Encoding::RleDictionary,
+                }]
+            })
+            .collect();
+        let batch = RecordBatchT::new(self.len, arrow_schema().clone(), self.arrays);
+        row_group_iter(batch, encodings.into(), fields.to_vec(), options)
     }
 }
 
@@ -440,7 +396,7 @@ pub fn disambiguate(
 /// A chunk of rows of one month, as columns ready to be written.
 pub struct Frame {
     pub month: Month,
-    df: DataFrame,
+    chunk: Chunk,
 }
 
 /// Column builders per month for one chunk of rows (a worker's batch).
@@ -496,15 +452,13 @@ impl MonthBuilders {
     pub fn finish(self, batch_id: &str, format: SourceFormat) -> Result<Vec<Frame>> {
         let mut parts: Vec<(Month, Builders)> = self.parts.into_iter().collect();
         parts.sort_by_key(|(m, _)| *m);
-        parts
+        Ok(parts
             .into_iter()
-            .map(|(month, b)| {
-                Ok(Frame {
-                    month,
-                    df: b.finish(batch_id, format)?,
-                })
+            .map(|(month, b)| Frame {
+                month,
+                chunk: b.finish(batch_id, format),
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -518,7 +472,7 @@ pub struct StagedFile {
 }
 
 enum Msg {
-    Chunk(Month, DataFrame),
+    Chunk(Month, Chunk),
 }
 
 /// Writes one batch's rows into Parquet files under `staging_dir`.
@@ -541,12 +495,17 @@ impl BatchWriter {
         let handle = std::thread::Builder::new()
             .name("finops-parquet".into())
             .spawn(move || -> Result<Vec<StagedFile>> {
-                let mut files: HashMap<
-                    Month,
-                    (BatchedWriter<BufWriter<File>>, StagedFile, PathBuf),
-                > = HashMap::new();
-                let schema = schema();
-                while let Ok(Msg::Chunk(month, df)) = rx.recv() {
+                let mut files: HashMap<Month, (FileWriter<BufWriter<File>>, StagedFile, PathBuf)> =
+                    HashMap::new();
+                let options = WriteOptions {
+                    statistics: StatisticsOptions::default(),
+                    compression: compression().into(),
+                    version: Version::V1,
+                    data_page_size: None,
+                };
+                let parquet_schema = to_parquet_schema(arrow_schema())?;
+                let fields = parquet_schema.fields().to_vec();
+                while let Ok(Msg::Chunk(month, chunk)) = rx.recv() {
                     if !files.contains_key(&month) {
                         let rel = format!(
                             "data/{}/{}/{}-{}.parquet",
@@ -563,12 +522,13 @@ impl BatchWriter {
                         let f = File::create(&full)
                             .with_context(|| format!("cannot create {}", full.display()))?;
                         // Columns are encoded on this thread: the parse workers already
-                        // keep the other cores busy, and a second pool only adds contention.
-                        let w = ParquetWriter::new(BufWriter::with_capacity(1 << 20, f))
-                            .with_compression(compression())
-                            .with_statistics(StatisticsOptions::default())
-                            .set_parallel(false)
-                            .batched(&schema)?;
+                        // keep the other cores busy.
+                        let w = FileWriter::new_with_parquet_schema(
+                            BufWriter::with_capacity(1 << 20, f),
+                            (**arrow_schema()).clone(),
+                            parquet_schema.clone(),
+                            options,
+                        );
                         let staged = StagedFile {
                             rel_path: rel,
                             month,
@@ -577,15 +537,19 @@ impl BatchWriter {
                         files.insert(month, (w, staged, full));
                     }
                     let (w, staged, full) = files.get_mut(&month).expect("inserted above");
-                    staged.rows += df.height() as u64;
-                    w.write_batch(&df)
+                    let rows = chunk.len as u64;
+                    staged.rows += rows;
+                    w.write(rows, chunk.row_group(&fields, options))
                         .with_context(|| format!("cannot write {} (disk full?)", full.display()))?;
                 }
                 let mut out = Vec::with_capacity(files.len());
-                for (_, (w, staged, full)) in files {
-                    w.finish()
+                for (_, (mut w, staged, full)) in files {
+                    // The footer carries the arrow schema, as polars writes it.
+                    w.end(None)
                         .with_context(|| format!("cannot write {} (disk full?)", full.display()))?;
-                    drop(w);
+                    w.into_inner()
+                        .flush()
+                        .with_context(|| format!("cannot write {} (disk full?)", full.display()))?;
                     File::open(&full)
                         .and_then(|f| f.sync_all())
                         .with_context(|| format!("cannot flush {} (disk full?)", full.display()))?;
@@ -630,7 +594,7 @@ impl BatchWriter {
 
     /// Writes a chunk built elsewhere (by a worker thread).
     pub fn push_frame(&mut self, frame: Frame) -> Result<()> {
-        self.send(frame.month, frame.df)
+        self.send(frame.month, frame.chunk)
     }
 
     fn flush(&mut self, month: Month) -> Result<()> {
@@ -638,15 +602,15 @@ impl BatchWriter {
             return Ok(());
         };
         self.buffered -= b.len;
-        let df = b.finish(&self.batch_id, self.format)?;
-        self.send(month, df)
+        let chunk = b.finish(&self.batch_id, self.format);
+        self.send(month, chunk)
     }
 
-    fn send(&mut self, month: Month, df: DataFrame) -> Result<()> {
+    fn send(&mut self, month: Month, chunk: Chunk) -> Result<()> {
         let sent = self
             .tx
             .as_ref()
-            .map(|tx| tx.send(Msg::Chunk(month, df)).is_ok())
+            .map(|tx| tx.send(Msg::Chunk(month, chunk)).is_ok())
             .unwrap_or(false);
         if !sent {
             // The writer thread stopped: its error says why.
