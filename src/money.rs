@@ -111,13 +111,16 @@ impl Money {
     }
 
     /// An amount from a binary float, as the decimal of its shortest round-trip text (what
-    /// DuckDB, pandas and Spark print for it): 0.1 is exactly 0.1, never
-    /// 0.1000000000000000055511151231257827.
+    /// DuckDB, Python and Spark print for it): 0.1 is exactly 0.1, never
+    /// 0.1000000000000000055511151231257827. Of two shortest texts equally near the
+    /// float, the one with an even last digit, as they print it (Rust's `{}` can pick the
+    /// other).
     pub fn from_f64(f: f64) -> Result<Money, MoneyError> {
         if !f.is_finite() {
             return Err(MoneyError::Invalid);
         }
-        Money::parse(&format!("{f}"))
+        // ryu's text is in E-notation past 1e16 and below 1e-5, which the parser reads.
+        Money::parse(ryu::Buffer::new().format_finite(f))
     }
 
     /// Like [`Money::from_f64`], for a 32-bit float (its own shortest text: 0.1f32 is 0.1).
@@ -125,7 +128,7 @@ impl Money {
         if !f.is_finite() {
             return Err(MoneyError::Invalid);
         }
-        Money::parse(&format!("{f}"))
+        Money::parse(ryu::Buffer::new().format_finite(f))
     }
 
     /// An amount from a decimal's unscaled integer and scale (Parquet `DECIMAL(p, s)`),
@@ -677,7 +680,62 @@ mod tests {
         assert_eq!(largest_remainder_to(&vals, 2, 598), vec![99, 200, 299]);
     }
 
+    /// The model: `{:.pe}` is the float's exact value correctly rounded (ties to even) to
+    /// p + 1 significant digits; the first p that reads back as `f` is the shortest.
+    fn shortest(f: f64) -> String {
+        (0..17usize)
+            .map(|p| format!("{f:.p$e}"))
+            .find(|t| t.parse::<f64>() == Ok(f))
+            .unwrap_or_else(|| format!("{f:e}"))
+    }
+
+    #[test]
+    fn a_float_halfway_between_two_shortest_texts_takes_the_even_one() {
+        // 1242244343378331.25 exactly: .2 and .3 are equally near; DuckDB and Python print .2.
+        let f = f64::from_bits(4832827777914685037);
+        assert_eq!(format!("{f:.2}"), "1242244343378331.25");
+        assert_eq!(
+            Money::from_f64(f).unwrap(),
+            Money::parse("1242244343378331.2").unwrap()
+        );
+        assert_eq!(crate::source::record::float_text(f), "1242244343378331.2");
+        assert_eq!(crate::source::record::float_text(1e-7), "0.0000001");
+        assert_eq!(
+            crate::source::record::float_text(-2.5e20),
+            "-250000000000000000000"
+        );
+        assert_eq!(crate::source::record::float_text(3.0), "3");
+    }
+
     proptest! {
+        /// Against an independent model of "shortest round-trip text": the fewest
+        /// correctly rounded significant digits that read back as the same float.
+        #[test]
+        fn floats_read_as_their_shortest_text(bits in any::<u64>(), small in -1e9f64..1e9, b32 in any::<u32>()) {
+            for f in [f64::from_bits(bits), small, small / 1e7, small.trunc() + 0.25] {
+                let want = if f.is_finite() { Money::parse(&shortest(f)) } else { Err(MoneyError::Invalid) };
+                prop_assert_eq!(Money::from_f64(f), want, "{:e}", f);
+                if f.is_finite() {
+                    // Its plain text reads back as the float, and as the same amount.
+                    let text = crate::source::record::float_text(f);
+                    prop_assert!(!text.contains('e'), "{}", text);
+                    prop_assert_eq!(text.parse::<f64>(), Ok(f), "{}", text);
+                    prop_assert_eq!(Money::parse(&text), Money::from_f64(f));
+                }
+            }
+            let f = f32::from_bits(b32);
+            let want = if f.is_finite() {
+                let text = (0..12usize)
+                    .map(|p| format!("{f:.p$e}"))
+                    .find(|t| t.parse::<f32>() == Ok(f))
+                    .unwrap();
+                Money::parse(&text)
+            } else {
+                Err(MoneyError::Invalid)
+            };
+            prop_assert_eq!(Money::from_f32(f), want, "{:e}", f);
+        }
+
         #[test]
         fn parse_format_roundtrip(units in any::<i64>(), exp in 0u32..18) {
             let v = (units as i128 * 10i128.pow(exp)) % LIMIT;

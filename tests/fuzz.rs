@@ -102,6 +102,23 @@ fn read(name: &str, bytes: &[u8]) -> Option<Seen> {
 
 /// An independent decimal reader: `[+-]digits[.digits][e[+-]digits]` to 10⁻¹⁸ units,
 /// rounded half to even; None for anything else or a magnitude of 10²⁰ or more.
+/// A float's shortest round-trip text, modelled independently of finops: `{:.pe}` is the
+/// exact value correctly rounded (ties to even) to p + 1 digits; the first p that reads
+/// back as the float is the shortest (what DuckDB and Python print).
+fn shortest_f64(x: f64) -> String {
+    (0..17usize)
+        .map(|p| format!("{x:.p$e}"))
+        .find(|t| t.parse::<f64>() == Ok(x))
+        .unwrap()
+}
+
+fn shortest_f32(x: f32) -> String {
+    (0..12usize)
+        .map(|p| format!("{x:.p$e}"))
+        .find(|t| t.parse::<f32>() == Ok(x))
+        .unwrap()
+}
+
 fn model_amount(text: &str) -> Option<i128> {
     let t = text.trim_matches(|c: char| c == ' ' || c == '\t');
     let (neg, t) = match t.as_bytes().first()? {
@@ -400,13 +417,13 @@ fn fuzz_parquet_float_and_decimal_amounts_are_their_shortest_text() {
                 let v: Vec<f32> = vals.iter().map(|&x| x as f32).collect();
                 let want: i128 = v
                     .iter()
-                    .map(|x| model_amount(&format!("{x}")).unwrap())
+                    .map(|&x| model_amount(&shortest_f32(x)).unwrap())
                     .sum();
                 (Column::new("BilledCost".into(), v), want)
             } else {
                 let want: i128 = vals
                     .iter()
-                    .map(|x| model_amount(&format!("{x}")).unwrap())
+                    .map(|&x| model_amount(&shortest_f64(x)).unwrap())
                     .sum();
                 (Column::new("BilledCost".into(), vals.clone()), want)
             };

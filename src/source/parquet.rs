@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use polars::prelude::*;
+use polars_arrow::array::{BooleanArray, PrimitiveArray, Utf8ViewArray};
 use polars_parquet::read::FileMetadata;
 
 use super::parallel::{self, ChunkBuilder};
-use super::record::{Cell, Record};
+use super::record::{self, Cell, Record};
 use super::{ParseCounts, RowParser, Sink, SourceFormat};
 use crate::error::{InputError, Place};
 use crate::timeparse::{Micros, MICROS_PER_DAY};
@@ -102,18 +103,16 @@ impl ParquetInput {
         let path = self.path.as_path();
         let headers = &self.headers;
         let work = move |parser: &mut dyn RowParser<'a>, g: &Group, build: bool| {
-            let cols: Vec<Column> = g
-                .frame
-                .columns()
-                .iter()
-                .map(|c| Column::of(c.as_materialized_series()))
-                .collect::<Result<_>>()?;
+            let cols = GroupColumns(
+                g.frame
+                    .columns()
+                    .iter()
+                    .map(|c| Column::of(c.as_materialized_series()))
+                    .collect::<Result<_>>()?,
+            );
             let mut out = ChunkBuilder::new(path, g.frame.height(), build);
-            let mut cells: Vec<Cell> = Vec::with_capacity(headers.len());
             for i in 0..g.frame.height() {
-                cells.clear();
-                cells.extend(cols.iter().map(|c| c.cell(i)));
-                let rec = Record::cells(headers, &cells, (g.offset + i) as u64 + 1);
+                let rec = Record::of_columns(headers, &cols, i, (g.offset + i) as u64 + 1);
                 out.record(parser, &rec, || rec.raw(b','))?;
             }
             out.finish(batch_id, format)
@@ -124,54 +123,78 @@ impl ParquetInput {
     }
 }
 
+/// A row group's columns, each cell read when the parser asks for it.
+struct GroupColumns(Vec<Column>);
+
+impl record::Columns for GroupColumns {
+    fn cell(&self, column: usize, row: usize) -> Cell<'_> {
+        self.0.get(column).map_or(Cell::Null, |c| c.cell(row))
+    }
+
+    fn width(&self) -> usize {
+        self.0.len()
+    }
+}
+
 /// A row group read, and the number of rows before it.
 struct Group {
     offset: usize,
     frame: DataFrame,
 }
 
-/// One column of a row group, typed once so that each cell is a plain read.
+/// One column of a row group as its arrow array, typed once so that each cell is a
+/// plain read.
 enum Column {
-    Str(StringChunked),
-    Int(Int64Chunked),
-    F64(Float64Chunked),
-    F32(Float32Chunked),
-    Bool(BooleanChunked),
-    Decimal(Int128Chunked, u32),
+    Str(Utf8ViewArray),
+    Int(PrimitiveArray<i64>),
+    F64(PrimitiveArray<f64>),
+    F32(PrimitiveArray<f32>),
+    Bool(BooleanArray),
+    Decimal(PrimitiveArray<i128>, u32),
     /// Microseconds per unit: 1 (µs), 1000 (ms), or nanoseconds (divided).
-    Time(Int64Chunked, TimeUnit),
-    Date(Int32Chunked),
-    /// Maps, lists, structs and anything else, as text (JSON for nested values).
-    Text(Vec<Option<String>>),
+    Time(PrimitiveArray<i64>, TimeUnit),
+    Date(PrimitiveArray<i32>),
+    /// Maps, lists, structs and anything else, as text (JSON for nested values): each
+    /// distinct text once, and per row the index of its text.
+    Text(Texts),
+}
+
+/// The one arrow array of a rechunked column.
+fn array<T: PolarsDataType>(ca: &ChunkedArray<T>) -> T::Array
+where
+    T::Array: Clone,
+{
+    ca.rechunk().downcast_as_array().clone()
 }
 
 impl Column {
     fn of(s: &Series) -> Result<Column> {
-        let s = s.rechunk();
         Ok(match s.dtype() {
-            DataType::String => Column::Str(s.str()?.clone()),
-            DataType::Boolean => Column::Bool(s.bool()?.clone()),
-            DataType::Float64 => Column::F64(s.f64()?.clone()),
-            DataType::Float32 => Column::F32(s.f32()?.clone()),
+            DataType::String => Column::Str(array(s.str()?)),
+            DataType::Boolean => Column::Bool(array(s.bool()?)),
+            DataType::Float64 => Column::F64(array(s.f64()?)),
+            DataType::Float32 => Column::F32(array(s.f32()?)),
             DataType::Int8
             | DataType::Int16
             | DataType::Int32
             | DataType::Int64
             | DataType::UInt8
             | DataType::UInt16
-            | DataType::UInt32 => Column::Int(s.cast(&DataType::Int64)?.i64()?.clone()),
+            | DataType::UInt32 => Column::Int(array(s.cast(&DataType::Int64)?.i64()?)),
             DataType::Decimal(_, scale) => {
                 let scale = *scale as u32;
-                Column::Decimal(s.decimal()?.physical().clone(), scale)
+                Column::Decimal(array(s.decimal()?.physical()), scale)
             }
-            DataType::Datetime(unit, _) => Column::Time(s.datetime()?.physical().clone(), *unit),
-            DataType::Date => Column::Date(s.date()?.physical().clone()),
-            DataType::List(inner) if map_entries(inner) => Column::Text(map_texts(&s)?),
-            _ => Column::Text(
-                (0..s.len())
-                    .map(|i| s.get(i).ok().and_then(|v| any_text(&v)))
-                    .collect(),
-            ),
+            DataType::Datetime(unit, _) => Column::Time(array(s.datetime()?.physical()), *unit),
+            DataType::Date => Column::Date(array(s.date()?.physical())),
+            DataType::List(inner) if map_entries(inner) => Column::Text(map_texts(s)?),
+            _ => {
+                let mut texts = Texts::default();
+                for i in 0..s.len() {
+                    texts.push(s.get(i).ok().and_then(|v| any_text(&v)));
+                }
+                Column::Text(texts)
+            }
         })
     }
 
@@ -183,14 +206,44 @@ impl Column {
             // A FLOAT's own shortest text (0.1, not 0.100000001490116...).
             Column::F32(c) => c
                 .get(i)
-                .map(|f| Cell::Float(format!("{f}").parse().unwrap_or(f as f64))),
+                .map(|f| Cell::Float(ryu::Buffer::new().format(f).parse().unwrap_or(f as f64))),
             Column::Bool(c) => c.get(i).map(Cell::Bool),
             Column::Decimal(c, s) => c.get(i).map(|v| Cell::Decimal(v, *s)),
             Column::Time(c, unit) => c.get(i).map(|v| Cell::Time(micros(v, *unit))),
             Column::Date(c) => c.get(i).map(|d| Cell::Time(d as Micros * MICROS_PER_DAY)),
-            Column::Text(v) => v.get(i).and_then(|t| t.as_deref()).map(Cell::Text),
+            Column::Text(t) => t.get(i).map(Cell::Text),
         };
         c.unwrap_or(Cell::Null)
+    }
+}
+
+/// Texts of a column's rows, each distinct run stored once.
+#[derive(Default)]
+struct Texts {
+    texts: Vec<String>,
+    rows: Vec<Option<u32>>,
+}
+
+impl Texts {
+    fn push(&mut self, t: Option<String>) {
+        let Some(t) = t else {
+            self.rows.push(None);
+            return;
+        };
+        if self.texts.last() != Some(&t) {
+            self.texts.push(t);
+        }
+        self.rows.push(Some(self.texts.len() as u32 - 1));
+    }
+
+    /// Row `i` repeats the text of the last row pushed.
+    fn repeat_last(&mut self) {
+        self.rows.push(Some(self.texts.len() as u32 - 1));
+    }
+
+    fn get(&self, i: usize) -> Option<&str> {
+        let k = (*self.rows.get(i)?)?;
+        self.texts.get(k as usize).map(String::as_str)
     }
 }
 
@@ -209,36 +262,50 @@ fn map_entries(inner: &DataType) -> bool {
 
 /// A map column (a list of key/value structs) as JSON object text per row, read straight
 /// from the column's buffers: no per-row series.
-fn map_texts(s: &Series) -> Result<Vec<Option<String>>> {
+fn map_texts(s: &Series) -> Result<Texts> {
     let ca = s.list()?.rechunk();
+    let mut out = Texts::default();
     let Some(arr) = ca.downcast_iter().next() else {
-        return Ok(vec![None; s.len()]);
+        for _ in 0..s.len() {
+            out.push(None);
+        }
+        return Ok(out);
     };
     let offsets = arr.offsets().as_slice();
     let inner = ca.get_inner();
     let fields = inner.struct_()?.fields_as_series();
-    let keys = fields[0].str()?.rechunk();
+    let keys = array(fields[0].str()?);
     let values = fields[1].cast(&DataType::String)?;
-    let values = values.str()?.rechunk();
-    let mut out = Vec::with_capacity(arr.len());
-    // Rows of one file repeat few tag sets: the last text is reused when equal.
+    let values = array(values.str()?);
+    let entry = |j: usize| (keys.get(j), values.get(j));
+    // Rows of one file repeat few tag sets: a row whose entries equal the previous row's
+    // reuses its text.
+    let mut last: Option<(usize, usize)> = None;
     let mut map = serde_json::Map::new();
     for i in 0..arr.len() {
         if arr.validity().is_some_and(|v| !v.get_bit(i)) {
             out.push(None);
+            last = None;
             continue;
         }
+        let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+        if let Some((pa, pb)) = last {
+            if pb - pa == b - a && (0..b - a).all(|k| entry(pa + k) == entry(a + k)) {
+                out.repeat_last();
+                continue;
+            }
+        }
         map.clear();
-        for j in offsets[i] as usize..offsets[i + 1] as usize {
-            if let Some(k) = keys.get(j) {
-                let v = values.get(j).map_or(serde_json::Value::Null, |v| {
+        for j in a..b {
+            if let (Some(k), v) = entry(j) {
+                let v = v.map_or(serde_json::Value::Null, |v| {
                     serde_json::Value::String(v.into())
                 });
                 map.insert(k.to_string(), v);
             }
         }
-        let text = serde_json::to_string(&map).unwrap_or_default();
-        out.push(Some(text));
+        out.push(Some(serde_json::to_string(&map).unwrap_or_default()));
+        last = Some((a, b));
     }
     Ok(out)
 }

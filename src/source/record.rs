@@ -74,9 +74,44 @@ impl<'r> Cell<'r> {
     }
 }
 
-/// A float's shortest round-trip text, never in E-notation (Rust's `{}`).
+/// A float's shortest round-trip text, never in E-notation: the digits
+/// [`Money::from_f64`] reads (ties to even, as DuckDB and Python print them).
 pub fn float_text(f: f64) -> String {
-    format!("{f}")
+    if !f.is_finite() {
+        return format!("{f}");
+    }
+    let text = ryu::Buffer::new().format_finite(f).to_string();
+    let Some((mant, exp)) = text.split_once('e') else {
+        return text
+            .strip_suffix(".0")
+            .map_or_else(|| text.clone(), str::to_string);
+    };
+    // `d.ddde±x` → plain digits.
+    let exp: i64 = exp.parse().unwrap_or(0);
+    let (neg, mant) = match mant.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mant),
+    };
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    let digits = format!("{int}{frac}");
+    let point = int.len() as i64 + exp;
+    let mut out = String::with_capacity(digits.len() + exp.unsigned_abs() as usize + 3);
+    if neg {
+        out.push('-');
+    }
+    if point <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
+        out.push_str(&digits);
+    } else if point as usize >= digits.len() {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', point as usize - digits.len()));
+    } else {
+        out.push_str(&digits[..point as usize]);
+        out.push('.');
+        out.push_str(&digits[point as usize..]);
+    }
+    out
 }
 
 /// Where a record's cells live.
@@ -84,6 +119,14 @@ pub fn float_text(f: f64) -> String {
 enum Body<'r> {
     Text(&'r TextRecord<'r>),
     Cells(&'r [Cell<'r>]),
+    /// Row `.1` of a columnar source, read cell by cell as the parser asks.
+    Columns(&'r dyn Columns, usize),
+}
+
+/// A columnar source (a Parquet row group): any cell of any row.
+pub trait Columns: Sync {
+    fn cell(&self, column: usize, row: usize) -> Cell<'_>;
+    fn width(&self) -> usize;
 }
 
 /// One record: cells addressed by the index of their column in `headers`.
@@ -113,6 +156,20 @@ impl<'r> Record<'r> {
         }
     }
 
+    /// Row `row` of a columnar source, its columns under `headers`; `line` its number.
+    pub fn of_columns(
+        headers: &'r [String],
+        columns: &'r dyn Columns,
+        row: usize,
+        line: u64,
+    ) -> Record<'r> {
+        Record {
+            headers,
+            line,
+            body: Body::Columns(columns, row),
+        }
+    }
+
     /// The line the record starts on (CSV, JSON Lines) or its row number (JSON documents,
     /// Parquet).
     pub fn line(&self) -> u64 {
@@ -128,6 +185,7 @@ impl<'r> Record<'r> {
         match self.body {
             Body::Text(t) => t.get(i).map_or(Cell::Null, Cell::Text),
             Body::Cells(c) => c.get(i).copied().unwrap_or(Cell::Null),
+            Body::Columns(c, row) => c.cell(i, row),
         }
     }
 
@@ -185,6 +243,12 @@ impl<'r> Record<'r> {
         let text = match self.cell(i) {
             Cell::Decimal(v, s) => return decimal_money(name, v, s).map(|m| Some((m, false))),
             Cell::Int(n) => return decimal_money(name, n as i128, 0).map(|m| Some((m, false))),
+            Cell::Float(f) => {
+                return match Money::from_f64(f) {
+                    Ok(m) => Ok(Some((m, false))),
+                    Err(e) => Err(FieldError::money(name, &float_text(f), &e)),
+                }
+            }
             Cell::Bool(_) | Cell::Time(_) | Cell::Json(_) => {
                 let shown = self.cell(i).to_text().unwrap_or_default().into_owned();
                 return Err(FieldError::new(
@@ -302,13 +366,22 @@ impl<'r> Record<'r> {
     pub fn raw(&self, delimiter: u8) -> String {
         match self.body {
             Body::Text(t) => super::join_record(t.byte_record(), delimiter),
-            Body::Cells(cells) => {
+            Body::Cells(_) | Body::Columns(..) => {
                 let mut w = csv::WriterBuilder::new()
                     .delimiter(delimiter)
                     .from_writer(Vec::new());
-                let fields: Vec<String> = cells
-                    .iter()
-                    .map(|c| c.to_text().map(Cow::into_owned).unwrap_or_default())
+                let width = match self.body {
+                    Body::Cells(cells) => cells.len(),
+                    Body::Columns(c, _) => c.width(),
+                    Body::Text(_) => 0,
+                };
+                let fields: Vec<String> = (0..width)
+                    .map(|i| {
+                        self.cell(i)
+                            .to_text()
+                            .map(Cow::into_owned)
+                            .unwrap_or_default()
+                    })
                     .collect();
                 let _ = w.write_record(&fields);
                 let bytes = w.into_inner().unwrap_or_default();
