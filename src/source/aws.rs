@@ -4,7 +4,7 @@
 //! read under their CUR 2.0 (Athena) spelling, so one parser reads both, and Amazon
 //! Bedrock token usage types become a model and token counts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::Result;
@@ -231,6 +231,7 @@ pub fn parser<'a>(
         cols: std::sync::Arc::new(cols),
         opts,
         key: KeyHasher::new(FORMAT.name),
+        memo: Memo::default(),
     })
 }
 
@@ -238,11 +239,40 @@ pub struct AwsParser<'a> {
     cols: std::sync::Arc<Cols>,
     opts: &'a ReadOptions<'a>,
     key: KeyHasher,
+    memo: Memo,
 }
+
+/// What the last lines said, per worker: CUR lines repeat their usage types, intervals,
+/// line item types and tag sets, and reading them again is most of a line's cost.
+#[derive(Default)]
+struct Memo {
+    /// Usage type → its Bedrock model and token kind (bounded: cleared when full).
+    usage: HashMap<String, Option<BedrockUsage>>,
+    /// The last `identity_time_interval` text and its instants.
+    interval: Option<(String, (Micros, Micros))>,
+    /// The last line item type, lower-cased.
+    item_type: String,
+    item_type_lower: String,
+    /// The last line's tag cells, joined, and the tags they gave.
+    tags_in: Option<String>,
+    tags_out: String,
+    /// Scratch for the next line's tag cells and for identity parts.
+    scratch: String,
+}
+
+/// Distinct usage types kept in [`Memo::usage`].
+const USAGE_MEMO: usize = 4096;
 
 impl<'a> RowParser<'a> for AwsParser<'a> {
     fn parse(&mut self, rec: &Record, row: &mut Row) -> Result<(), FieldError> {
-        fill(rec, &self.cols, self.opts, &mut self.key, row)
+        fill(
+            rec,
+            &self.cols,
+            self.opts,
+            &mut self.key,
+            &mut self.memo,
+            row,
+        )
     }
 
     fn fork(&self) -> Box<dyn RowParser<'a> + 'a> {
@@ -250,6 +280,7 @@ impl<'a> RowParser<'a> for AwsParser<'a> {
             cols: self.cols.clone(),
             opts: self.opts,
             key: KeyHasher::new(FORMAT.name),
+            memo: Memo::default(),
         })
     }
 
@@ -275,7 +306,7 @@ pub fn category(item_type: &str) -> ChargeCategory {
 }
 
 /// What a Bedrock token usage type says.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BedrockUsage {
     /// The model id from [`BEDROCK_MODELS`], or the billing name when it is not listed.
     pub model: String,
@@ -398,6 +429,7 @@ fn fill(
     cols: &Cols,
     opts: &ReadOptions,
     key: &mut KeyHasher,
+    memo: &mut Memo,
     row: &mut Row,
 ) -> Result<(), FieldError> {
     row.currency = Some(match cols.currency.and_then(|i| rec.str(i)) {
@@ -420,6 +452,13 @@ fn fill(
         )
     })?;
     let item_type = cols.item_type.and_then(|i| rec.str(i)).unwrap_or("");
+    if memo.item_type != item_type {
+        memo.item_type.clear();
+        memo.item_type.push_str(item_type);
+        memo.item_type_lower.clear();
+        memo.item_type_lower.push_str(item_type);
+        memo.item_type_lower.make_ascii_lowercase();
+    }
     row.charge_category = category(item_type);
 
     let id = rec.text(cols.id)?.ok_or_else(|| {
@@ -430,11 +469,19 @@ fn fill(
             "every CUR line has an identity_line_item_id; export the report unchanged",
         )
     })?;
-    let iv = cols
-        .interval
-        .map(|i| interval(rec, i))
-        .transpose()?
-        .flatten();
+    let iv = match cols.interval {
+        None => None,
+        Some(i) => match (rec.str(i), &memo.interval) {
+            (Some(t), Some((last, v))) if t == last => Some(*v),
+            (t, _) => {
+                let v = interval(rec, i)?;
+                if let (Some(t), Some(v)) = (t, v) {
+                    memo.interval = Some((t.to_string(), v));
+                }
+                v
+            }
+        },
+    };
     let time = |i: Option<usize>| i.map(|i| rec.time(i)).transpose().map(Option::flatten);
     let start = time(cols.start)?.or(iv.map(|v| v.0)).ok_or_else(|| {
         FieldError::new(
@@ -470,7 +517,7 @@ fn fill(
     row.list_cost = opt_money(cols.list_cost)?;
 
     // Amortized cost, the community formula (AWS CID dashboards) where its columns exist.
-    row.effective_cost = match item_type.to_ascii_lowercase().as_str() {
+    row.effective_cost = match memo.item_type_lower.as_str() {
         "savingsplancoveredusage" => opt_money(cols.sp_effective)?,
         "discountedusage" => opt_money(cols.ri_effective)?,
         "savingsplannegation" | "savingsplanupfrontfee" => Some(Money::ZERO),
@@ -496,11 +543,18 @@ fn fill(
         .and_then(|i| rec.str(i))
         .is_some_and(|v| v.eq_ignore_ascii_case("AWS Marketplace"));
     if bedrock_product {
-        if let Some(b) = cols
-            .usage_type
-            .and_then(|i| rec.str(i))
-            .and_then(bedrock_usage)
-        {
+        let usage = cols.usage_type.and_then(|i| rec.str(i)).and_then(|t| {
+            if let Some(b) = memo.usage.get(t) {
+                return b.clone();
+            }
+            if memo.usage.len() >= USAGE_MEMO {
+                memo.usage.clear();
+            }
+            let b = bedrock_usage(t);
+            memo.usage.insert(t.to_string(), b.clone());
+            b
+        });
+        if let Some(b) = usage {
             row.model.push_str(&b.model);
             if row.charge_category == ChargeCategory::Usage {
                 if let Some(amount) = opt_money(cols.amount)? {
@@ -526,8 +580,56 @@ fn fill(
         }
     }
 
-    // Tags.
+    // Tags: the same cells as the last line's give the same tags.
     if !cols.tags.is_empty() {
+        use std::fmt::Write as _;
+        // Each cell as its length and text, so that no two lists of cells join alike.
+        let sig = &mut memo.scratch;
+        sig.clear();
+        for t in &cols.tags {
+            let i = match t {
+                TagCol::Column(i, _) | TagCol::Map(i) => *i,
+            };
+            match rec.cell(i).to_text() {
+                Some(v) => {
+                    let _ = write!(sig, "{}:", v.len());
+                    sig.push_str(&v);
+                }
+                None => sig.push('-'),
+            }
+        }
+        if memo.tags_in.as_deref() != Some(sig.as_str()) {
+            memo.tags_in = None;
+            memo.tags_out.clear();
+            fill_tags(rec, cols, &mut memo.tags_out)?;
+            memo.tags_in = Some(std::mem::take(&mut memo.scratch));
+        }
+        row.tags.push_str(&memo.tags_out);
+    }
+
+    // Identity: the line item id, its time interval and its billing period.
+    key.reset(FORMAT.name);
+    key.text("identity_line_item_id", &id, KeyKind::Any);
+    if let Some((a, b)) = iv {
+        use std::fmt::Write as _;
+        let part = &mut memo.scratch;
+        part.clear();
+        let _ = write!(part, "@{a}");
+        key.canonical("interval_start", part);
+        part.clear();
+        let _ = write!(part, "@{b}");
+        key.canonical("interval_end", part);
+    }
+    if let Some(i) = cols.period {
+        rec.key(key, "bill_billing_period_start_date", i, KeyKind::Time);
+    }
+    row.record_id = key.finish();
+    Ok(())
+}
+
+/// A line's tags as JSON text into `out`.
+fn fill_tags(rec: &Record, cols: &Cols, out: &mut String) -> Result<(), FieldError> {
+    {
         let mut map = BTreeMap::new();
         for t in &cols.tags {
             match t {
@@ -555,20 +657,8 @@ fn fill(
                 }
             }
         }
-        row.tags.push_str(&tags_json(&map));
+        out.push_str(&tags_json(&map));
     }
-
-    // Identity: the line item id, its time interval and its billing period.
-    key.reset(FORMAT.name);
-    key.text("identity_line_item_id", &id, KeyKind::Any);
-    if let Some((a, b)) = iv {
-        key.canonical("interval_start", &format!("@{a}"));
-        key.canonical("interval_end", &format!("@{b}"));
-    }
-    if let Some(i) = cols.period {
-        rec.key(key, "bill_billing_period_start_date", i, KeyKind::Time);
-    }
-    row.record_id = key.finish();
     Ok(())
 }
 
