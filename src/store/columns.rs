@@ -55,6 +55,8 @@ impl Validity {
 /// A nullable text column, interned into a dictionary. Empty text is null.
 pub struct DictStr {
     cap: usize,
+    /// Nulls before the first value, while `keys` is unallocated.
+    nulls: usize,
     keys: Vec<u32>,
     validity: Validity,
     values: MutableBinaryViewArray<str>,
@@ -68,6 +70,7 @@ impl DictStr {
     pub fn new(cap: usize) -> DictStr {
         DictStr {
             cap,
+            nulls: 0,
             keys: Vec::new(),
             validity: Validity::default(),
             values: MutableBinaryViewArray::new(),
@@ -80,7 +83,16 @@ impl DictStr {
     #[inline]
     pub fn push(&mut self, v: &str) {
         if self.keys.capacity() == 0 {
-            self.keys.reserve(self.cap.max(1));
+            if v.is_empty() {
+                self.nulls += 1;
+                return;
+            }
+            // The first value: the nulls before it become real slots.
+            self.keys.reserve(self.cap.max(self.nulls + 1));
+            for at in 0..self.nulls {
+                self.keys.push(0);
+                self.validity.push(at, false, self.cap);
+            }
         }
         let at = self.keys.len();
         if v.is_empty() {

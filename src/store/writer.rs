@@ -656,6 +656,81 @@ impl Drop for BatchWriter {
 mod tests {
     use super::*;
 
+    /// Rows through the writer read back by polars as the canonical schema, the same
+    /// values, text columns of few values as dictionary pages and ids plain.
+    #[test]
+    fn written_rows_read_back_exactly() {
+        use polars::prelude::{ParquetReader, SerReader};
+        let dir = tempfile::tempdir().unwrap();
+        let format = SourceFormat::parse("usage-log").unwrap();
+        let mut w = BatchWriter::new(dir.path(), "b1", format).unwrap();
+        let models = ["gpt-4o", "claude-sonnet-4-6", "gpt-4o-mini"];
+        let n = 1000usize;
+        for i in 0..n {
+            let mut r = Row {
+                record_id: i as u128 * 7919,
+                provider: "openai".into(),
+                charge_start: 1_790_000_000_000_000 + i as i64,
+                model: models[i % 3].into(),
+                cost: crate::money::Money(i as i128 * 1_000_000_000_000),
+                request_id: format!("req-{i}"),
+                input_tokens: (i % 2 == 0).then_some(i as i64),
+                ..Row::default()
+            };
+            r.charge_end = r.charge_start;
+            if i % 10 == 0 {
+                r.session_id = format!("s{}", i / 100);
+            }
+            w.push(&r).unwrap();
+        }
+        let staged = w.finish().unwrap();
+        assert_eq!(staged.len(), 1);
+        assert_eq!(staged[0].rows, n as u64);
+        let path = dir.path().join(&staged[0].rel_path);
+        let df = ParquetReader::new(File::open(&path).unwrap())
+            .finish()
+            .unwrap();
+        assert_eq!(**df.schema(), schema(), "polars reads the canonical schema");
+        let model = df.column("model").unwrap().str().unwrap();
+        let req = df.column("request_id").unwrap().str().unwrap();
+        let sess = df.column("session_id").unwrap().str().unwrap();
+        let tokens = df.column("input_tokens").unwrap().i64().unwrap();
+        let sku = df.column("sku").unwrap().str().unwrap();
+        for i in [0usize, 1, 2, 10, 500, 999] {
+            assert_eq!(model.get(i), Some(models[i % 3]));
+            assert_eq!(req.get(i), Some(format!("req-{i}").as_str()));
+            let s = (i % 10 == 0).then(|| format!("s{}", i / 100));
+            assert_eq!(sess.get(i), s.as_deref());
+            assert_eq!(tokens.get(i), (i % 2 == 0).then_some(i as i64));
+            assert_eq!(sku.get(i), None);
+        }
+        let total: i128 = df
+            .column("cost")
+            .unwrap()
+            .decimal()
+            .unwrap()
+            .physical()
+            .iter()
+            .map(|v| v.unwrap())
+            .sum();
+        // 10^12 units × (0 + 1 + ... + 999).
+        assert_eq!(total, 1_000_000_000_000 * 499_500);
+        // Encodings, from the file's own metadata.
+        let mut r = ParquetReader::new(File::open(&path).unwrap());
+        let meta = r.get_metadata().unwrap().clone();
+        let dictionary = |name: &str| {
+            meta.row_groups[0]
+                .parquet_columns()
+                .iter()
+                .find(|c| c.descriptor().path_in_schema[0].as_str() == name)
+                .unwrap()
+                .dictionary_page_offset()
+                .is_some()
+        };
+        assert!(dictionary("model") && dictionary("session_id"));
+        assert!(!dictionary("request_id") && !dictionary("record_id"));
+    }
+
     #[test]
     fn hex_ids() {
         let mut b = [0u8; 32];
