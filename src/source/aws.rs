@@ -250,9 +250,11 @@ struct Memo {
     usage: HashMap<String, Option<BedrockUsage>>,
     /// The last `identity_time_interval` text and its instants.
     interval: Option<(String, (Micros, Micros))>,
-    /// The last line item type, lower-cased.
+    /// The last line item type, lower-cased, and its charge category (at first the
+    /// empty type, whose category is the default, usage).
     item_type: String,
     item_type_lower: String,
+    category: ChargeCategory,
     /// The last line's tag cells, joined, and the tags they gave.
     tags_in: Option<String>,
     tags_out: String,
@@ -306,7 +308,7 @@ pub fn category(item_type: &str) -> ChargeCategory {
 }
 
 /// What a Bedrock token usage type says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct BedrockUsage {
     /// The model id from [`BEDROCK_MODELS`], or the billing name when it is not listed.
     pub model: String,
@@ -458,8 +460,9 @@ fn fill(
         memo.item_type_lower.clear();
         memo.item_type_lower.push_str(item_type);
         memo.item_type_lower.make_ascii_lowercase();
+        memo.category = category(item_type);
     }
-    row.charge_category = category(item_type);
+    row.charge_category = memo.category;
 
     let id = rec.text(cols.id)?.ok_or_else(|| {
         FieldError::new(
@@ -544,15 +547,13 @@ fn fill(
         .is_some_and(|v| v.eq_ignore_ascii_case("AWS Marketplace"));
     if bedrock_product {
         let usage = cols.usage_type.and_then(|i| rec.str(i)).and_then(|t| {
-            if let Some(b) = memo.usage.get(t) {
-                return b.clone();
+            if !memo.usage.contains_key(t) {
+                if memo.usage.len() >= USAGE_MEMO {
+                    memo.usage.clear();
+                }
+                memo.usage.insert(t.to_string(), bedrock_usage(t));
             }
-            if memo.usage.len() >= USAGE_MEMO {
-                memo.usage.clear();
-            }
-            let b = bedrock_usage(t);
-            memo.usage.insert(t.to_string(), b.clone());
-            b
+            memo.usage.get(t)?.as_ref()
         });
         if let Some(b) = usage {
             row.model.push_str(&b.model);

@@ -152,13 +152,8 @@ impl DictStr {
             return plain.freeze().boxed();
         }
         let keys = PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.into(), validity);
-        let dtype = ArrowDataType::Dictionary(
-            IntegerType::UInt32,
-            Box::new(ArrowDataType::Utf8View),
-            false,
-        );
         // Every key was issued by `intern`, so all are in bounds.
-        DictionaryArray::try_new(dtype, keys, values.boxed())
+        DictionaryArray::try_new(dictionary_type(), keys, values.boxed())
             .expect("dictionary keys are in bounds")
             .boxed()
     }
@@ -166,11 +161,21 @@ impl DictStr {
 
 /// The same text on every row (a batch's id, its source format).
 pub fn constant(v: &str, len: usize) -> ArrayRef {
-    let mut d = DictStr::new(len);
-    for _ in 0..len {
-        d.push(v);
-    }
-    d.finish(len)
+    let mut values = MutableBinaryViewArray::<str>::with_capacity(1);
+    values.push_value(v);
+    let keys = PrimitiveArray::<u32>::new(ArrowDataType::UInt32, vec![0; len].into(), None);
+    DictionaryArray::try_new(dictionary_type(), keys, values.freeze().boxed())
+        .expect("key 0 is in bounds")
+        .boxed()
+}
+
+/// Dictionaries of text, keyed by u32.
+fn dictionary_type() -> ArrowDataType {
+    ArrowDataType::Dictionary(
+        IntegerType::UInt32,
+        Box::new(ArrowDataType::Utf8View),
+        false,
+    )
 }
 
 /// A nullable text column of mostly distinct values (ids), written plain. Empty is null.
