@@ -247,7 +247,7 @@ pub struct AwsParser<'a> {
 #[derive(Default)]
 struct Memo {
     /// Usage type → its Bedrock model and token kind (bounded: cleared when full).
-    usage: HashMap<String, Option<BedrockUsage>>,
+    usage: HashMap<String, Option<BedrockUsage>, foldhash::fast::RandomState>,
     /// The last `identity_time_interval` text and its instants.
     interval: Option<(String, (Micros, Micros))>,
     /// The last line item type, lower-cased, and its charge category (at first the
@@ -583,7 +583,6 @@ fn fill(
 
     // Tags: the same cells as the last line's give the same tags.
     if !cols.tags.is_empty() {
-        use std::fmt::Write as _;
         // Each cell as its length and text, so that no two lists of cells join alike.
         let sig = &mut memo.scratch;
         sig.clear();
@@ -593,7 +592,8 @@ fn fill(
             };
             match rec.cell(i).to_text() {
                 Some(v) => {
-                    let _ = write!(sig, "{}:", v.len());
+                    sig.push_str(itoa::Buffer::new().format(v.len()));
+                    sig.push(':');
                     sig.push_str(&v);
                 }
                 None => sig.push('-'),
@@ -612,14 +612,8 @@ fn fill(
     key.reset(FORMAT.name);
     key.text("identity_line_item_id", &id, KeyKind::Any);
     if let Some((a, b)) = iv {
-        use std::fmt::Write as _;
-        let part = &mut memo.scratch;
-        part.clear();
-        let _ = write!(part, "@{a}");
-        key.canonical("interval_start", part);
-        part.clear();
-        let _ = write!(part, "@{b}");
-        key.canonical("interval_end", part);
+        key.time("interval_start", a);
+        key.time("interval_end", b);
     }
     if let Some(i) = cols.period {
         rec.key(key, "bill_billing_period_start_date", i, KeyKind::Time);

@@ -82,8 +82,18 @@ impl KeyHasher {
     /// Adds `name = n` for an integer; None adds nothing.
     pub fn int(&mut self, name: &str, n: Option<i128>) {
         if let Some(n) = n {
-            self.canonical(name, &n.to_string());
+            self.canonical(name, itoa::Buffer::new().format(n));
         }
+    }
+
+    /// Adds `name = @t` for an instant in UTC microseconds (as [`KeyKind::Time`] text
+    /// of that instant would).
+    pub fn time(&mut self, name: &str, t: i64) {
+        let mut digits = itoa::Buffer::new();
+        self.h.update(name.as_bytes());
+        self.h.update(b"\x1e@");
+        self.h.update(digits.format(t).as_bytes());
+        self.h.update(b"\x1f");
     }
 
     pub fn finish(&self) -> u128 {
@@ -102,7 +112,7 @@ fn normalise(v: &str, kind: KeyKind, out: &mut String) {
     if kind == KeyKind::Time || looks_like_time {
         if let Some(t) = parse_timestamp(v) {
             out.push('@');
-            out.push_str(&t.to_string());
+            out.push_str(itoa::Buffer::new().format(t));
             return;
         }
     }

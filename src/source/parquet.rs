@@ -112,6 +112,7 @@ impl ParquetInput {
             );
             let mut out = ChunkBuilder::new(path, g.frame.height(), build);
             for i in 0..g.frame.height() {
+                cols.prefetch(i);
                 let rec = Record::of_columns(headers, &cols, i, (g.offset + i) as u64 + 1);
                 out.record(parser, &rec, || rec.raw(b','))?;
             }
@@ -125,6 +126,48 @@ impl ParquetInput {
 
 /// A row group's columns, each cell read when the parser asks for it.
 struct GroupColumns(Vec<Column>);
+
+/// How many rows ahead the cells of a text column are fetched into the cache.
+const AHEAD: usize = 8;
+
+impl GroupColumns {
+    /// Asks the cache for the text cells of rows ahead of `row`: the parser reads a row
+    /// group across its columns, one row at a time, which the hardware does not foresee
+    /// (perf: a third of the parse time went to waiting for text views).
+    #[inline]
+    fn prefetch(&self, row: usize) {
+        for c in &self.0 {
+            if let Column::Str(a) = c {
+                // The view two strides ahead, and the text of the view one stride ahead
+                // (by now in the cache).
+                if let Some(v) = a.views().get(row + 2 * AHEAD) {
+                    prefetch(v as *const _ as *const i8);
+                }
+                if let Some(v) = a.views().get(row + AHEAD) {
+                    if v.length > 12 {
+                        if let Some(b) = a.data_buffers().get(v.buffer_idx as usize) {
+                            if let Some(t) = b.get(v.offset as usize) {
+                                prefetch(t as *const u8 as *const i8);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A hint to load the cache line at `p`; never reads memory in the program's sense.
+#[inline(always)]
+fn prefetch(p: *const i8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults or changes memory, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
 
 impl record::Columns for GroupColumns {
     fn cell(&self, column: usize, row: usize) -> Cell<'_> {

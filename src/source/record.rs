@@ -351,7 +351,7 @@ impl<'r> Record<'r> {
         match self.cell(i) {
             Cell::Null => {}
             Cell::Text(s) | Cell::Number(s) => key.text(name, s, kind),
-            Cell::Time(t) => key.canonical(name, &format!("@{t}")),
+            Cell::Time(t) => key.time(name, t),
             Cell::Bool(b) => key.canonical(name, if b { "true" } else { "false" }),
             Cell::Json(v) => key.canonical(name, &v.to_string()),
             c => {
