@@ -610,7 +610,7 @@ enum Body {
     Text(Box<dyn BufRead + Send>),
     /// A JSON document, parsed.
     Document(serde_json::Value),
-    Parquet(parquet::ParquetInput),
+    Parquet(Box<parquet::ParquetInput>),
 }
 
 const PEEK: u64 = 64 * 1024;
@@ -655,7 +655,7 @@ pub fn open(
             path: path.to_path_buf(),
             syntax: Syntax::Parquet,
             format,
-            body: Body::Parquet(pq),
+            body: Body::Parquet(Box::new(pq)),
             notes,
         });
     }

@@ -2,16 +2,19 @@
 //! row group at a time with typed cells: integers, DECIMAL and TIMESTAMP values stay
 //! typed and exact, DOUBLE becomes the decimal of its shortest round-trip text, and maps
 //! and lists (CUR 2.0 `resource_tags`) become JSON text. Memory is one row group, whatever
-//! the file's size.
+//! the file's size: a row group's column chunks are read and decoded
+//! with polars-parquet directly (polars' own reader kept the decoded pages of a nested
+//! column alive past their row group, and memory grew with the file).
 
 use std::fs::File;
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Result;
 use polars::prelude::*;
 use polars_arrow::array::{BooleanArray, PrimitiveArray, Utf8ViewArray};
-use polars_parquet::read::FileMetadata;
+use polars_buffer::Buffer;
+use polars_parquet::read::{BasicDecompressor, ColumnChunkMetadata, FileMetadata, PageReader};
 
 use super::parallel::{self, ChunkBuilder};
 use super::record::{self, Cell, Record};
@@ -40,21 +43,28 @@ fn damaged(path: &Path, why: impl std::fmt::Display) -> InputError {
 /// An opened Parquet file: its columns and row groups.
 pub struct ParquetInput {
     path: PathBuf,
-    meta: Arc<FileMetadata>,
+    file: File,
+    len: u64,
+    meta: FileMetadata,
+    schema: ArrowSchema,
     headers: Vec<String>,
 }
 
 impl ParquetInput {
     pub fn open(path: &Path) -> Result<ParquetInput> {
         guarded(path, || {
-            let f = File::open(path).map_err(|e| damaged(path, e))?;
-            let mut r = ParquetReader::new(f);
-            let schema = r.schema().map_err(|e| damaged(path, e))?;
+            let mut file = File::open(path).map_err(|e| damaged(path, e))?;
+            let len = file.metadata().map_err(|e| damaged(path, e))?.len();
+            let meta =
+                polars_parquet::read::read_metadata(&mut file).map_err(|e| damaged(path, e))?;
+            let schema = polars_parquet::read::infer_schema(&meta).map_err(|e| damaged(path, e))?;
             let headers = schema.iter_names().map(|n| n.to_string()).collect();
-            let meta = r.get_metadata().map_err(|e| damaged(path, e))?.clone();
             Ok(ParquetInput {
                 path: path.to_path_buf(),
+                file,
+                len,
                 meta,
+                schema,
                 headers,
             })
         })
@@ -64,16 +74,59 @@ impl ParquetInput {
         &self.headers
     }
 
-    /// Row group `g` as a data frame.
-    fn group(&self, offset: usize, len: usize) -> Result<DataFrame> {
+    /// Row group `g` as a data frame: its column chunks read from the file and decoded,
+    /// nothing else (no other row group's pages, no map of the whole file).
+    fn group(&self, g: usize) -> Result<DataFrame> {
         guarded(&self.path, || {
-            let f = File::open(&self.path).map_err(|e| damaged(&self.path, e))?;
-            let mut r = ParquetReader::new(f)
-                .read_parallel(ParallelStrategy::None)
-                .with_slice(Some((offset, len)));
-            r.set_metadata(self.meta.clone());
-            r.finish().map_err(|e| damaged(&self.path, e).into())
+            let rg = &self.meta.row_groups[g];
+            let mut columns = Vec::with_capacity(self.schema.len());
+            for (name, field) in self.schema.iter() {
+                let chunks = rg
+                    .columns_under_root_iter(name)
+                    .ok_or_else(|| {
+                        damaged(&self.path, format!("row group {g} lacks column {name}"))
+                    })?
+                    .map(|md| Ok((md, self.chunk(md)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                let (decompressors, types): (Vec<_>, Vec<_>) = chunks
+                    .into_iter()
+                    .map(|(md, bytes)| {
+                        let pages = PageReader::new(Cursor::new(bytes), md, vec![], usize::MAX);
+                        (
+                            BasicDecompressor::new(pages, vec![]),
+                            &md.descriptor().descriptor.primitive_type,
+                        )
+                    })
+                    .unzip();
+                let (arrays, _) = polars_parquet::read::column_iter_to_arrays(
+                    decompressors,
+                    types,
+                    field.clone(),
+                    None,
+                )
+                .map_err(|e| damaged(&self.path, e))?;
+                let series =
+                    Series::try_from((field, arrays)).map_err(|e| damaged(&self.path, e))?;
+                columns.push(series.into_column());
+            }
+            DataFrame::new(rg.num_rows(), columns).map_err(|e| damaged(&self.path, e).into())
         })
+    }
+
+    /// The bytes of one column chunk, checked against the file's length.
+    fn chunk(&self, md: &ColumnChunkMetadata) -> Result<Buffer<u8>> {
+        let range = md.byte_range();
+        let (start, end) = (range.start, range.end);
+        if start > end || end > self.len {
+            return Err(damaged(&self.path, "a column chunk lies past the end of the file").into());
+        }
+        let mut bytes = vec![0u8; (end - start) as usize];
+        // Row groups are read one at a time, on the reader thread.
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(&mut bytes))
+            .map_err(|e| damaged(&self.path, e))?;
+        Ok(Buffer::from(bytes))
     }
 
     /// Streams every row through `parser` into `sink`, row groups parsed on every core
@@ -85,16 +138,21 @@ impl ParquetInput {
         batch_id: &str,
         sink: &mut dyn Sink,
     ) -> Result<ParseCounts> {
-        let mut groups = self.meta.row_groups.iter().map(|rg| rg.num_rows());
+        let mut groups = self
+            .meta
+            .row_groups
+            .iter()
+            .map(|rg| rg.num_rows())
+            .enumerate();
         let mut offset = 0usize;
         let produce = move |_: Option<Group>| -> Result<Option<Group>> {
-            for len in groups.by_ref() {
+            for (g, len) in groups.by_ref() {
                 let start = offset;
                 offset += len;
                 if len > 0 {
                     return Ok(Some(Group {
                         offset: start,
-                        frame: self.group(start, len)?,
+                        frame: self.group(g)?,
                     }));
                 }
             }
@@ -394,4 +452,84 @@ fn list_json(s: &Series) -> String {
         .map(|i| s.get(i).ok().map(|v| json_of(&v)).unwrap_or_default())
         .collect();
     serde_json::Value::Array(items).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file of `n` rows in row groups of 100: an id text and an amount.
+    fn sample(n: usize) -> Vec<u8> {
+        let ids: Vec<String> = (0..n).map(|i| format!("line-{i:06}")).collect();
+        let amounts: Vec<i64> = (0..n as i64).collect();
+        let mut df = DataFrame::new(
+            n,
+            vec![
+                polars::prelude::Column::new("id".into(), ids),
+                polars::prelude::Column::new("amount".into(), amounts),
+            ],
+        )
+        .unwrap();
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes)
+            .with_row_group_size(Some(100))
+            .finish(&mut df)
+            .unwrap();
+        bytes
+    }
+
+    #[test]
+    fn row_groups_are_read_one_by_one_with_their_own_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.parquet");
+        std::fs::write(&path, sample(1000)).unwrap();
+        let input = ParquetInput::open(&path).unwrap();
+        assert_eq!(input.headers(), ["id", "amount"]);
+        let groups = input.meta.row_groups.len();
+        assert!(groups > 1, "{groups}");
+        let (mut rows, mut sum) = (0usize, 0i64);
+        for g in 0..groups {
+            let df = input.group(g).unwrap();
+            let ids = df.column("id").unwrap().str().unwrap();
+            // Each group starts where the last ended.
+            assert_eq!(ids.get(0), Some(format!("line-{rows:06}").as_str()));
+            rows += df.height();
+            sum += df.column("amount").unwrap().i64().unwrap().sum().unwrap();
+        }
+        // 0 + 1 + ... + 999.
+        assert_eq!((rows, sum), (1000, 499_500));
+    }
+
+    #[test]
+    fn a_column_chunk_past_the_end_of_the_file_is_an_error() {
+        // Cut bytes out of the data pages but keep the footer: its offsets now point past
+        // the end of the file.
+        let bytes = sample(2000);
+        let footer =
+            u32::from_le_bytes(bytes[bytes.len() - 8..bytes.len() - 4].try_into().unwrap());
+        // Half of the bytes before the footer.
+        let cut = (bytes.len() - footer as usize - 12) / 2;
+        let mut hostile = bytes[..4].to_vec();
+        hostile.extend_from_slice(&bytes[4 + cut..]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cut.parquet");
+        std::fs::write(&path, hostile).unwrap();
+        let input = ParquetInput::open(&path).unwrap();
+        let last = input.meta.row_groups.last().unwrap();
+        let chunk = ["id", "amount"]
+            .iter()
+            .flat_map(|c| last.columns_under_root_iter(c).unwrap())
+            .max_by_key(|c| c.byte_range().end)
+            .unwrap();
+        let err = input.chunk(chunk).unwrap_err().to_string();
+        assert!(
+            err.contains("cut.parquet: not a readable Parquet file"),
+            "{err}"
+        );
+        assert!(err.contains("past the end of the file"), "{err}");
+        // Reading the group fails (its first column's pages are now other bytes), never
+        // panics.
+        let groups = input.meta.row_groups.len();
+        assert!(input.group(groups - 1).is_err());
+    }
 }
