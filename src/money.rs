@@ -119,6 +119,9 @@ impl Money {
         if !f.is_finite() {
             return Err(MoneyError::Invalid);
         }
+        if let Some(m) = short_decimal(f) {
+            return Ok(m);
+        }
         // ryu's text is in E-notation past 1e16 and below 1e-5, which the parser reads.
         Money::parse(ryu::Buffer::new().format_finite(f))
     }
@@ -248,6 +251,40 @@ impl Money {
             q
         }
     }
+}
+
+/// Powers of ten, each exact as an f64 (every power up to 10²² is).
+const POW10: [f64; SCALE as usize + 1] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18,
+];
+
+/// The shortest decimal of `f` without text, when it has at most [`SCALE`] places and its
+/// digits as an integer stay below 2⁴⁴: most amounts in exports (`0.0035`, `12.5`).
+/// Otherwise None, and [`Money::from_f64`] goes through ryu's text.
+///
+/// Tries 0, 1, 2, ... places. With `k` places, `x = f·10ᵏ` is computed with one rounding
+/// (10ᵏ is exact), so `|x − f·10ᵏ| < 2⁻⁹` while `|x| < 2⁴⁴`; the decimals that read back
+/// as `f` span less than 2⁻⁸ units of the k-th place. So a k-place decimal that reads
+/// back as `f` is unique and is `round(x)`, and `round(x) / 10ᵏ == f` (a correctly
+/// rounded division, rounding as a parser does) tells whether it reads back. The first
+/// `k` that does gives the shortest text's value: a decimal of more places but as few
+/// significant digits would lie a tenth of a unit away, outside that span. The property
+/// tests check this against ryu and against a model of the shortest text.
+fn short_decimal(f: f64) -> Option<Money> {
+    const MAX: f64 = (1u64 << 44) as f64;
+    for (k, p) in POW10.iter().enumerate() {
+        let x = f * p;
+        if x.abs() >= MAX {
+            return None;
+        }
+        let n = x.round();
+        if n / p == f {
+            // |n| < 2⁴⁴ and k ≤ 18: far inside i128 and below LIMIT.
+            return Some(Money(n as i128 * 10i128.pow(SCALE - k as u32)));
+        }
+    }
+    None
 }
 
 /// The exact value, trailing zeros trimmed: `20.52022672899`.
@@ -548,6 +585,29 @@ mod tests {
         assert_eq!(m("0").to_string(), "0");
     }
 
+    /// Floats read exactly as their shortest text, at the edges of the text-free path: the
+    /// neighbour of a 15-digit amount (the path must not trust a product past 2⁴⁴), the
+    /// largest products it takes, E-notation sizes, negative zero.
+    #[test]
+    fn floats_at_the_edges_of_the_fast_path_read_as_their_shortest_text() {
+        let cases = [
+            (1030679423605.01f64.next_up(), "1030679423605.0101"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (17592186044415.0, "17592186044415"),
+            (17592186044416.0, "17592186044416"),
+            (1759218604441.5, "1759218604441.5"),
+            (0.0035, "0.0035"),
+            (12.5, "12.5"),
+            (-0.0000025, "-0.0000025"),
+            (1e-18, "0.000000000000000001"),
+            (2.5e16, "25000000000000000"),
+            (-0.0, "0"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(Money::from_f64(f), Ok(m(want)), "{f:e}");
+        }
+    }
+
     #[test]
     fn rejects_what_is_not_a_plain_number() {
         assert_eq!(Money::parse(""), Err(MoneyError::Empty));
@@ -734,6 +794,19 @@ mod tests {
                 Err(MoneyError::Invalid)
             };
             prop_assert_eq!(Money::from_f32(f), want, "{:e}", f);
+        }
+
+        /// Short decimals (the fast path) and their neighbouring floats agree with ryu's
+        /// text and with the model.
+        #[test]
+        fn short_decimals_read_as_ryu_and_the_model_read_them(n in -(1i64 << 50)..(1i64 << 50), k in 0usize..20, step in -2i32..=2) {
+            let mut f = n as f64 / 10f64.powi(k as i32);
+            for _ in 0..step.abs() {
+                f = if step > 0 { f.next_up() } else { f.next_down() };
+            }
+            let slow = Money::parse(ryu::Buffer::new().format_finite(f));
+            prop_assert_eq!(Money::from_f64(f), slow, "{:e}", f);
+            prop_assert_eq!(Money::from_f64(f), Money::parse(&shortest(f)), "{:e}", f);
         }
 
         #[test]

@@ -92,6 +92,14 @@ enum TagCol {
     Map(usize),
 }
 
+impl TagCol {
+    fn index(&self) -> usize {
+        match self {
+            TagCol::Column(i, _) | TagCol::Map(i) => *i,
+        }
+    }
+}
+
 struct Cols {
     id: usize,
     interval: Option<usize>,
@@ -248,8 +256,9 @@ pub struct AwsParser<'a> {
 struct Memo {
     /// Usage type → its Bedrock model and token kind (bounded: cleared when full).
     usage: HashMap<String, Option<BedrockUsage>, foldhash::fast::RandomState>,
-    /// The last `identity_time_interval` text and its instants.
-    interval: Option<(String, (Micros, Micros))>,
+    /// `identity_time_interval` texts and their instants (bounded like `usage`; a month
+    /// has at most 744 hourly intervals, and lines need not come in their order).
+    intervals: HashMap<String, (Micros, Micros), foldhash::fast::RandomState>,
     /// The last line item type, lower-cased, and its charge category (at first the
     /// empty type, whose category is the default, usage).
     item_type: String,
@@ -426,6 +435,30 @@ fn interval(rec: &Record, i: usize) -> Result<Option<(Micros, Micros)>, FieldErr
     }
 }
 
+/// Whether the line's tag cells join to `sig`, as [`fill`] joins them: each cell as its
+/// length, `:` and its text, a null cell as `-`. Read without writing the line's own.
+fn joins_to(rec: &Record, tags: &[TagCol], sig: &str) -> bool {
+    let mut rest = sig;
+    for t in tags {
+        match rec.cell(t.index()).to_text() {
+            Some(v) => {
+                let Some((len, tail)) = rest.split_once(':') else {
+                    return false;
+                };
+                if len.parse::<usize>() != Ok(v.len()) || !tail.starts_with(v.as_ref()) {
+                    return false;
+                }
+                rest = &tail[v.len()..];
+            }
+            None => match rest.strip_prefix('-') {
+                Some(r) => rest = r,
+                None => return false,
+            },
+        }
+    }
+    rest.is_empty()
+}
+
 fn fill(
     rec: &Record,
     cols: &Cols,
@@ -474,12 +507,15 @@ fn fill(
     })?;
     let iv = match cols.interval {
         None => None,
-        Some(i) => match (rec.str(i), &memo.interval) {
-            (Some(t), Some((last, v))) if t == last => Some(*v),
-            (t, _) => {
+        Some(i) => match rec.str(i).and_then(|t| memo.intervals.get(t)) {
+            Some(v) => Some(*v),
+            None => {
                 let v = interval(rec, i)?;
-                if let (Some(t), Some(v)) = (t, v) {
-                    memo.interval = Some((t.to_string(), v));
+                if let (Some(t), Some(v)) = (rec.str(i), v) {
+                    if memo.intervals.len() >= USAGE_MEMO {
+                        memo.intervals.clear();
+                    }
+                    memo.intervals.insert(t.to_string(), v);
                 }
                 v
             }
@@ -582,15 +618,17 @@ fn fill(
     }
 
     // Tags: the same cells as the last line's give the same tags.
-    if !cols.tags.is_empty() {
+    if !cols.tags.is_empty()
+        && !memo
+            .tags_in
+            .as_deref()
+            .is_some_and(|last| joins_to(rec, &cols.tags, last))
+    {
         // Each cell as its length and text, so that no two lists of cells join alike.
         let sig = &mut memo.scratch;
         sig.clear();
         for t in &cols.tags {
-            let i = match t {
-                TagCol::Column(i, _) | TagCol::Map(i) => *i,
-            };
-            match rec.cell(i).to_text() {
+            match rec.cell(t.index()).to_text() {
                 Some(v) => {
                     sig.push_str(itoa::Buffer::new().format(v.len()));
                     sig.push(':');
@@ -599,14 +637,12 @@ fn fill(
                 None => sig.push('-'),
             }
         }
-        if memo.tags_in.as_deref() != Some(sig.as_str()) {
-            memo.tags_in = None;
-            memo.tags_out.clear();
-            fill_tags(rec, cols, &mut memo.tags_out)?;
-            memo.tags_in = Some(std::mem::take(&mut memo.scratch));
-        }
-        row.tags.push_str(&memo.tags_out);
+        memo.tags_in = None;
+        memo.tags_out.clear();
+        fill_tags(rec, cols, &mut memo.tags_out)?;
+        memo.tags_in = Some(std::mem::take(&mut memo.scratch));
     }
+    row.tags.push_str(&memo.tags_out);
 
     // Identity: the line item id, its time interval and its billing period.
     key.reset(FORMAT.name);
