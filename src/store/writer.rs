@@ -19,9 +19,9 @@ use polars::prelude::{
     PolarsError, Schema, SchemaExt, StatisticsOptions, TimeUnit, TimeZone,
 };
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchemaRef};
-use polars_arrow::record_batch::RecordBatchT;
 use polars_parquet::write::{
-    row_group_iter, to_parquet_schema, Encoding, FileWriter, ParquetType, RowGroupIterColumns,
+    array_to_columns, compress, to_parquet_schema, CompressedPage, DynIter, DynStreamingIterator,
+    Encoding, FallibleStreamingIterator, FileWriter, RowGroupIterColumns, SchemaDescriptor,
     Version, WriteOptions,
 };
 
@@ -97,6 +97,24 @@ pub fn schema() -> Schema {
 fn arrow_schema() -> &'static ArrowSchemaRef {
     static SCHEMA: OnceLock<ArrowSchemaRef> = OnceLock::new();
     SCHEMA.get_or_init(|| Arc::new(schema().to_arrow(CompatLevel::newest())))
+}
+
+/// The canonical schema as Parquet types (made once).
+fn parquet_schema() -> &'static SchemaDescriptor {
+    static SCHEMA: OnceLock<SchemaDescriptor> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        to_parquet_schema(arrow_schema()).expect("the canonical schema converts to Parquet")
+    })
+}
+
+/// How data pages are written: statistics, compression (see docs/store.md), version 1.
+fn write_options() -> WriteOptions {
+    WriteOptions {
+        statistics: StatisticsOptions::default(),
+        compression: compression().into(),
+        version: Version::V1,
+        data_page_size: None,
+    }
 }
 
 /// The arrow type of column `name`.
@@ -234,7 +252,7 @@ impl Builders {
         self.tags.push(&r.tags);
     }
 
-    fn finish(self, batch_id: &str, format: SourceFormat) -> Chunk {
+    fn finish(self, batch_id: &str, format: SourceFormat) -> Result<Chunk> {
         let n = self.len;
         let ts = arrow_type("charge_start");
         let money = arrow_type("cost");
@@ -276,36 +294,71 @@ impl Builders {
             self.tags.finish(n),
         ];
         debug_assert_eq!(arrays.len(), arrow_schema().len());
-        Chunk { len: n, arrays }
+        Chunk::encode(n, arrays)
     }
 }
 
-/// A chunk of rows as finished columns, in schema order: one Parquet row group.
+/// A chunk of rows encoded and compressed, in schema order: one Parquet row group, its
+/// pages ready to be written. Encoding runs where the chunk is built (on the parse
+/// workers), so the writer thread only writes bytes and no core waits for it at the end.
 struct Chunk {
     len: usize,
-    arrays: Vec<ArrayRef>,
+    columns: Vec<Vec<CompressedPage>>,
 }
 
 impl Chunk {
-    /// The chunk's row group: dictionary columns as dictionary pages, ids plain, other
+    /// Dictionary columns as dictionary pages, ids plain, instants delta-packed, other
     /// columns as polars encodes them.
-    fn row_group(
-        self,
-        fields: &[ParquetType],
-        options: WriteOptions,
-    ) -> RowGroupIterColumns<'static, PolarsError> {
-        let encodings: Vec<Vec<Encoding>> = self
-            .arrays
-            .iter()
-            .map(|a| {
-                vec![match a.dtype() {
-                    ArrowDataType::Utf8View | ArrowDataType::Boolean => Encoding::Plain,
-                    _ => Encoding::RleDictionary,
-                }]
-            })
-            .collect();
-        let batch = RecordBatchT::new(self.len, arrow_schema().clone(), self.arrays);
-        row_group_iter(batch, encodings.into(), fields.to_vec(), options)
+    fn encode(len: usize, arrays: Vec<ArrayRef>) -> Result<Chunk> {
+        let options = write_options();
+        let mut columns = Vec::with_capacity(arrays.len());
+        for (array, type_) in arrays.into_iter().zip(parquet_schema().fields()) {
+            let encoding = match array.dtype() {
+                ArrowDataType::Utf8View | ArrowDataType::Boolean => Encoding::Plain,
+                // Instants are nearly sorted and nearly all distinct: their deltas pack in
+                // a few bits, and compression gets a fraction of the bytes.
+                ArrowDataType::Timestamp(..) => Encoding::DeltaBinaryPacked,
+                _ => Encoding::RleDictionary,
+            };
+            for leaf in array_to_columns(array, type_.clone(), options, &[encoding])? {
+                let mut pages = Vec::new();
+                for page in leaf {
+                    pages.push(compress(page?, Vec::new(), options.compression)?);
+                }
+                columns.push(pages);
+            }
+        }
+        Ok(Chunk { len, columns })
+    }
+
+    /// The chunk's row group, as the file writer takes it.
+    fn row_group(self) -> RowGroupIterColumns<'static, PolarsError> {
+        DynIter::new(self.columns.into_iter().map(|pages| {
+            Ok(DynStreamingIterator::new(Pages {
+                pages: pages.into_iter(),
+                current: None,
+            }))
+        }))
+    }
+}
+
+/// A column's compressed pages, lent one at a time as the file writer asks.
+struct Pages {
+    pages: std::vec::IntoIter<CompressedPage>,
+    current: Option<CompressedPage>,
+}
+
+impl FallibleStreamingIterator for Pages {
+    type Item = CompressedPage;
+    type Error = PolarsError;
+
+    fn advance(&mut self) -> Result<(), PolarsError> {
+        self.current = self.pages.next();
+        Ok(())
+    }
+
+    fn get(&self) -> Option<&CompressedPage> {
+        self.current.as_ref()
     }
 }
 
@@ -399,7 +452,6 @@ pub struct Frame {
     chunk: Chunk,
 }
 
-/// Column builders per month for one chunk of rows (a worker's batch).
 /// The month of a row's charge start, cached by day: consecutive rows mostly share it.
 #[derive(Default)]
 struct MonthOfDay {
@@ -420,6 +472,7 @@ impl MonthOfDay {
     }
 }
 
+/// Column builders per month for one chunk of rows (a worker's batch).
 #[derive(Default)]
 pub struct MonthBuilders {
     parts: HashMap<Month, Builders>,
@@ -452,13 +505,15 @@ impl MonthBuilders {
     pub fn finish(self, batch_id: &str, format: SourceFormat) -> Result<Vec<Frame>> {
         let mut parts: Vec<(Month, Builders)> = self.parts.into_iter().collect();
         parts.sort_by_key(|(m, _)| *m);
-        Ok(parts
+        parts
             .into_iter()
-            .map(|(month, b)| Frame {
-                month,
-                chunk: b.finish(batch_id, format),
+            .map(|(month, b)| {
+                Ok(Frame {
+                    month,
+                    chunk: b.finish(batch_id, format)?,
+                })
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -497,14 +552,6 @@ impl BatchWriter {
             .spawn(move || -> Result<Vec<StagedFile>> {
                 let mut files: HashMap<Month, (FileWriter<BufWriter<File>>, StagedFile, PathBuf)> =
                     HashMap::new();
-                let options = WriteOptions {
-                    statistics: StatisticsOptions::default(),
-                    compression: compression().into(),
-                    version: Version::V1,
-                    data_page_size: None,
-                };
-                let parquet_schema = to_parquet_schema(arrow_schema())?;
-                let fields = parquet_schema.fields().to_vec();
                 while let Ok(Msg::Chunk(month, chunk)) = rx.recv() {
                     if !files.contains_key(&month) {
                         let rel = format!(
@@ -521,13 +568,12 @@ impl BatchWriter {
                         }
                         let f = File::create(&full)
                             .with_context(|| format!("cannot create {}", full.display()))?;
-                        // Columns are encoded on this thread: the parse workers already
-                        // keep the other cores busy.
+                        // Chunks come encoded: this thread only writes their pages.
                         let w = FileWriter::new_with_parquet_schema(
                             BufWriter::with_capacity(1 << 20, f),
                             (**arrow_schema()).clone(),
-                            parquet_schema.clone(),
-                            options,
+                            parquet_schema().clone(),
+                            write_options(),
                         );
                         let staged = StagedFile {
                             rel_path: rel,
@@ -539,7 +585,7 @@ impl BatchWriter {
                     let (w, staged, full) = files.get_mut(&month).expect("inserted above");
                     let rows = chunk.len as u64;
                     staged.rows += rows;
-                    w.write(rows, chunk.row_group(&fields, options))
+                    w.write(rows, chunk.row_group())
                         .with_context(|| format!("cannot write {} (disk full?)", full.display()))?;
                 }
                 let mut out = Vec::with_capacity(files.len());
@@ -602,7 +648,7 @@ impl BatchWriter {
             return Ok(());
         };
         self.buffered -= b.len;
-        let chunk = b.finish(&self.batch_id, self.format);
+        let chunk = b.finish(&self.batch_id, self.format)?;
         self.send(month, chunk)
     }
 
