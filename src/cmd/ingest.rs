@@ -39,7 +39,8 @@ struct Fingerprints {
 }
 
 impl Fingerprints {
-    const CHUNK: usize = 1 << 20;
+    /// Fingerprints per sorted run (small in tests, so that they make many runs).
+    const CHUNK: usize = if cfg!(test) { 64 } else { 1 << 20 };
 
     fn push(&mut self, fp: u64) {
         self.extend(&[fp]);
@@ -60,31 +61,68 @@ impl Fingerprints {
         }
     }
 
-    /// The fingerprints that occur more than once.
+    /// The fingerprints that occur more than once. The key range is split in one part per
+    /// core (fingerprints are hashes, spread evenly), each merging its slices of the sorted
+    /// runs on its own thread: no copy of the runs, and the end of an ingest does not wait
+    /// on one core.
     fn repeated(mut self) -> HashSet<u64> {
         self.current.sort_unstable();
         self.sorted.push(std::mem::take(&mut self.current));
-        let mut heap: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
-        let mut pos = vec![0usize; self.sorted.len()];
-        for (c, chunk) in self.sorted.iter().enumerate() {
-            if let Some(&v) = chunk.first() {
-                heap.push(Reverse((v, c)));
-            }
-        }
-        let mut out = HashSet::new();
-        let mut last = None;
-        while let Some(Reverse((v, c))) = heap.pop() {
-            if last == Some(v) {
-                out.insert(v);
-            }
-            last = Some(v);
-            pos[c] += 1;
-            if let Some(&next) = self.sorted[c].get(pos[c]) {
-                heap.push(Reverse((next, c)));
-            }
-        }
-        out
+        let runs = &self.sorted;
+        let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let bound = |i: usize| ((1u128 << 64) * i as u128 / parts as u128) as u64;
+        std::thread::scope(|scope| {
+            let merges: Vec<_> = (0..parts)
+                .map(|p| {
+                    let slices: Vec<&[u64]> = runs
+                        .iter()
+                        .map(|r| {
+                            let from = if p == 0 {
+                                0
+                            } else {
+                                r.partition_point(|&v| v < bound(p))
+                            };
+                            let to = if p + 1 == parts {
+                                r.len()
+                            } else {
+                                r.partition_point(|&v| v < bound(p + 1))
+                            };
+                            &r[from..to]
+                        })
+                        .collect();
+                    scope.spawn(move || repeated_in(&slices))
+                })
+                .collect();
+            merges
+                .into_iter()
+                .flat_map(|m| m.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
     }
+}
+
+/// The values that occur more than once in sorted runs, by a k-way merge.
+fn repeated_in(runs: &[&[u64]]) -> Vec<u64> {
+    let mut heap: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
+    let mut pos = vec![0usize; runs.len()];
+    for (c, run) in runs.iter().enumerate() {
+        if let Some(&v) = run.first() {
+            heap.push(Reverse((v, c)));
+        }
+    }
+    let mut out = Vec::new();
+    let mut last = None;
+    while let Some(Reverse((v, c))) = heap.pop() {
+        if last == Some(v) && out.last() != Some(&v) {
+            out.push(v);
+        }
+        last = Some(v);
+        pos[c] += 1;
+        if let Some(&next) = runs[c].get(pos[c]) {
+            heap.push(Reverse((next, c)));
+        }
+    }
+    out
 }
 
 struct IngestSink<'a> {
@@ -834,4 +872,41 @@ fn summary(
             .push(format!("rejected rows and their reasons: {}", p.display()));
     }
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    proptest! {
+        /// The repeated fingerprints are the values a count finds twice or more, whatever
+        /// the order they come in, across runs and across the parts of the key range.
+        #[test]
+        fn repeated_fingerprints_are_the_values_seen_twice(
+            pool in proptest::collection::vec(any::<u64>(), 1..200),
+            picks in proptest::collection::vec(any::<prop::sample::Index>(), 0..1000),
+            edges in proptest::collection::vec(prop::sample::select(vec![0, 1, u64::MAX, 1 << 63, (1 << 63) - 1]), 0..6),
+        ) {
+            let values: Vec<u64> = picks
+                .iter()
+                .map(|i| *i.get(&pool))
+                .chain(edges.iter().copied())
+                .collect();
+            let mut counts: HashMap<u64, usize> = HashMap::new();
+            for &v in &values {
+                *counts.entry(v).or_default() += 1;
+            }
+            let want: HashSet<u64> =
+                counts.into_iter().filter(|&(_, n)| n > 1).map(|(v, _)| v).collect();
+            let mut fps = Fingerprints::default();
+            let (one, many) = values.split_at(values.len() / 3);
+            for &v in one {
+                fps.push(v);
+            }
+            fps.extend(many);
+            prop_assert_eq!(fps.repeated(), want);
+        }
+    }
 }
