@@ -311,6 +311,26 @@ fn latin1_bytes() {
     assert!(err.contains("Save As"), "{err}");
 }
 
+/// A bad byte deep in the file (past the first bytes that detection reads) is found by
+/// the per-record check: the error names its line and column.
+#[test]
+fn latin1_bytes_deep_in_the_file() {
+    let d = Dir::new();
+    let mut bytes = LOG_HEAD.as_bytes().to_vec();
+    for i in 0..5000 {
+        bytes.extend_from_slice(
+            format!("2026-10-01T00:00:00Z,openai,gpt-4o,req-{i},0.5,USD\n").as_bytes(),
+        );
+    }
+    bytes.extend_from_slice(b"2026-10-02T00:00:00Z,openai,gpt-4o,caf\xe9,1,USD\n");
+    let p = d.write("deep-latin1.csv", bytes);
+    let err = fails(&d, &p);
+    assert!(err.contains("line 5002"), "{err}");
+    assert!(err.contains("request_id"), "{err}");
+    assert!(err.contains("not UTF-8"), "{err}");
+    assert!(err.contains("Save As"), "{err}");
+}
+
 #[test]
 fn token_semantics_are_checked() {
     let d = Dir::new();
