@@ -68,27 +68,32 @@ impl Fingerprints {
     fn repeated(mut self) -> HashSet<u64> {
         self.current.sort_unstable();
         self.sorted.push(std::mem::take(&mut self.current));
-        let runs = &self.sorted;
         let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-        let bound = |i: usize| ((1u128 << 64) * i as u128 / parts as u128) as u64;
+        // Where each run crosses into each part: part p holds [cuts[p], cuts[p + 1]).
+        let cuts: Vec<Vec<usize>> = self
+            .sorted
+            .iter()
+            .map(|r| {
+                (0..=parts)
+                    .map(|p| match p {
+                        0 => 0,
+                        p if p == parts => r.len(),
+                        p => {
+                            let bound = ((1u128 << 64) * p as u128 / parts as u128) as u64;
+                            r.partition_point(|&v| v < bound)
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
         std::thread::scope(|scope| {
             let merges: Vec<_> = (0..parts)
                 .map(|p| {
-                    let slices: Vec<&[u64]> = runs
+                    let slices: Vec<&[u64]> = self
+                        .sorted
                         .iter()
-                        .map(|r| {
-                            let from = if p == 0 {
-                                0
-                            } else {
-                                r.partition_point(|&v| v < bound(p))
-                            };
-                            let to = if p + 1 == parts {
-                                r.len()
-                            } else {
-                                r.partition_point(|&v| v < bound(p + 1))
-                            };
-                            &r[from..to]
-                        })
+                        .zip(&cuts)
+                        .map(|(r, c)| &r[c[p]..c[p + 1]])
                         .collect();
                     scope.spawn(move || repeated_in(&slices))
                 })

@@ -264,11 +264,9 @@ struct Memo {
     item_type: String,
     item_type_lower: String,
     category: ChargeCategory,
-    /// The last line's tag cells, joined, and the tags they gave.
-    tags_in: Option<String>,
+    /// The last line's tag cells (null cells as None) and the tags they gave.
+    tags_in: Option<Vec<Option<String>>>,
     tags_out: String,
-    /// Scratch for the next line's tag cells and for identity parts.
-    scratch: String,
 }
 
 /// Distinct usage types kept in [`Memo::usage`].
@@ -435,28 +433,13 @@ fn interval(rec: &Record, i: usize) -> Result<Option<(Micros, Micros)>, FieldErr
     }
 }
 
-/// Whether the line's tag cells join to `sig`, as [`fill`] joins them: each cell as its
-/// length, `:` and its text, a null cell as `-`. Read without writing the line's own.
-fn joins_to(rec: &Record, tags: &[TagCol], sig: &str) -> bool {
-    let mut rest = sig;
-    for t in tags {
-        match rec.cell(t.index()).to_text() {
-            Some(v) => {
-                let Some((len, tail)) = rest.split_once(':') else {
-                    return false;
-                };
-                if len.parse::<usize>() != Ok(v.len()) || !tail.starts_with(v.as_ref()) {
-                    return false;
-                }
-                rest = &tail[v.len()..];
-            }
-            None => match rest.strip_prefix('-') {
-                Some(r) => rest = r,
-                None => return false,
-            },
-        }
-    }
-    rest.is_empty()
+/// Whether the line's tag cells are `last`, cell by cell.
+fn same_cells(rec: &Record, tags: &[TagCol], last: &[Option<String>]) -> bool {
+    tags.len() == last.len()
+        && tags
+            .iter()
+            .zip(last)
+            .all(|(t, l)| rec.cell(t.index()).to_text().as_deref() == l.as_deref())
 }
 
 fn fill(
@@ -622,25 +605,17 @@ fn fill(
         && !memo
             .tags_in
             .as_deref()
-            .is_some_and(|last| joins_to(rec, &cols.tags, last))
+            .is_some_and(|last| same_cells(rec, &cols.tags, last))
     {
-        // Each cell as its length and text, so that no two lists of cells join alike.
-        let sig = &mut memo.scratch;
-        sig.clear();
-        for t in &cols.tags {
-            match rec.cell(t.index()).to_text() {
-                Some(v) => {
-                    sig.push_str(itoa::Buffer::new().format(v.len()));
-                    sig.push(':');
-                    sig.push_str(&v);
-                }
-                None => sig.push('-'),
-            }
-        }
         memo.tags_in = None;
         memo.tags_out.clear();
         fill_tags(rec, cols, &mut memo.tags_out)?;
-        memo.tags_in = Some(std::mem::take(&mut memo.scratch));
+        memo.tags_in = Some(
+            cols.tags
+                .iter()
+                .map(|t| rec.cell(t.index()).to_text().map(|v| v.into_owned()))
+                .collect(),
+        );
     }
     row.tags.push_str(&memo.tags_out);
 
