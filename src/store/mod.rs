@@ -352,14 +352,14 @@ impl Store {
                     *superseded.entry(b).or_default() += n;
                 }
                 new_manifest.files.retain(|f| f.path != old.path);
-                if let Some(mut df) = kept {
+                if let Some(df) = kept {
                     let rel = format!(
                         "data/{}/{}/{}-r{}.parquet",
                         batch.kind, month, batch.batch_id, rewrites
                     );
                     rewrites += 1;
                     let full = staging.join(&rel);
-                    writer::write_parquet(&full, &mut df)?;
+                    writer::write_parquet(&full, &df)?;
                     moved.push(rel.clone());
                     new_manifest.files.push(DataFile {
                         path: rel,

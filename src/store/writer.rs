@@ -15,8 +15,8 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context as _, Result};
 use polars::prelude::{
-    CompatLevel, DataFrame, DataType, Field, IntoColumn, ParquetCompression, ParquetWriter,
-    PolarsError, Schema, SchemaExt, StatisticsOptions, TimeUnit, TimeZone,
+    CompatLevel, DataFrame, DataType, Field, IntoColumn, ParquetCompression, PolarsError, Schema,
+    SchemaExt, StatisticsOptions, TimeUnit, TimeZone,
 };
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchemaRef};
 use polars_parquet::write::{
@@ -44,53 +44,96 @@ pub fn compression() -> ParquetCompression {
 /// Precision and scale of every money column: DECIMAL(38, 18).
 pub const MONEY_PRECISION: usize = 38;
 
+/// How a canonical column is built and encoded (docs/store.md#encoding): the one table
+/// the schema, the ingest builders, rewrites and the page encoder all follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// The record id: 32 hex digits, written plain.
+    Id,
+    /// Text that repeats (names, tags, the batch id): dictionary pages.
+    Dict,
+    /// Text nearly all distinct (request ids): written plain.
+    Plain,
+    /// A UTC instant in microseconds: delta-packed.
+    Instant,
+    /// An amount: DECIMAL(38, 18).
+    Money,
+    /// A count: Int64.
+    Int,
+    /// A flag without nulls.
+    Bool,
+}
+
+/// The canonical columns, in order (docs/store.md).
+const COLUMNS: [(&str, Layout); 34] = {
+    use Layout::*;
+    [
+        ("record_id", Id),
+        ("batch_id", Dict),
+        ("source_format", Dict),
+        ("kind", Dict),
+        ("provider", Dict),
+        ("charge_start", Instant),
+        ("charge_end", Instant),
+        ("billing_period", Dict),
+        ("charge_category", Dict),
+        ("service", Dict),
+        ("sku", Dict),
+        ("description", Dict),
+        ("model", Dict),
+        ("cost", Money),
+        ("effective_cost", Money),
+        ("list_cost", Money),
+        ("currency", Dict),
+        ("cost_is_estimate", Bool),
+        ("input_tokens", Int),
+        ("cached_input_tokens", Int),
+        ("cache_write_tokens", Int),
+        ("output_tokens", Int),
+        ("requests", Int),
+        ("billing_account", Dict),
+        ("sub_account", Dict),
+        ("project_id", Dict),
+        ("workspace_id", Dict),
+        ("api_key_id", Dict),
+        ("resource_id", Dict),
+        ("region", Dict),
+        ("session_id", Dict),
+        ("request_id", Plain),
+        ("user_id", Dict),
+        ("tags", Dict),
+    ]
+};
+
+impl Layout {
+    fn dtype(self) -> DataType {
+        match self {
+            Layout::Id | Layout::Dict | Layout::Plain => DataType::String,
+            Layout::Instant => DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)),
+            Layout::Money => DataType::Decimal(MONEY_PRECISION, SCALE as usize),
+            Layout::Int => DataType::Int64,
+            Layout::Bool => DataType::Boolean,
+        }
+    }
+
+    /// The page encoding: dictionaries where values repeat, deltas for instants (nearly
+    /// sorted and nearly all distinct, their deltas pack in a few bits).
+    fn encoding(self) -> Encoding {
+        match self {
+            Layout::Id | Layout::Plain | Layout::Bool => Encoding::Plain,
+            Layout::Instant => Encoding::DeltaBinaryPacked,
+            Layout::Dict | Layout::Money | Layout::Int => Encoding::RleDictionary,
+        }
+    }
+}
+
 /// The canonical schema, in column order (docs/store.md).
 pub fn schema() -> Schema {
-    let s = |n: &str| Field::new(n.into(), DataType::String);
-    let ts = |n: &str| {
-        Field::new(
-            n.into(),
-            DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)),
-        )
-    };
-    let money = |n: &str| Field::new(n.into(), DataType::Decimal(MONEY_PRECISION, SCALE as usize));
-    let int = |n: &str| Field::new(n.into(), DataType::Int64);
-    Schema::from_iter([
-        s("record_id"),
-        s("batch_id"),
-        s("source_format"),
-        s("kind"),
-        s("provider"),
-        ts("charge_start"),
-        ts("charge_end"),
-        s("billing_period"),
-        s("charge_category"),
-        s("service"),
-        s("sku"),
-        s("description"),
-        s("model"),
-        money("cost"),
-        money("effective_cost"),
-        money("list_cost"),
-        s("currency"),
-        Field::new("cost_is_estimate".into(), DataType::Boolean),
-        int("input_tokens"),
-        int("cached_input_tokens"),
-        int("cache_write_tokens"),
-        int("output_tokens"),
-        int("requests"),
-        s("billing_account"),
-        s("sub_account"),
-        s("project_id"),
-        s("workspace_id"),
-        s("api_key_id"),
-        s("resource_id"),
-        s("region"),
-        s("session_id"),
-        s("request_id"),
-        s("user_id"),
-        s("tags"),
-    ])
+    Schema::from_iter(
+        COLUMNS
+            .iter()
+            .map(|(name, layout)| Field::new((*name).into(), layout.dtype())),
+    )
 }
 
 /// The canonical schema as arrow types, in column order (made once).
@@ -307,20 +350,17 @@ struct Chunk {
 }
 
 impl Chunk {
-    /// Dictionary columns as dictionary pages, ids plain, instants delta-packed, other
-    /// columns as polars encodes them.
+    /// Each column encoded as its [`Layout`] says, its pages compressed.
     fn encode(len: usize, arrays: Vec<ArrayRef>) -> Result<Chunk> {
+        debug_assert_eq!(arrays.len(), COLUMNS.len());
         let options = write_options();
         let mut columns = Vec::with_capacity(arrays.len());
-        for (array, type_) in arrays.into_iter().zip(parquet_schema().fields()) {
-            let encoding = match array.dtype() {
-                ArrowDataType::Utf8View | ArrowDataType::Boolean => Encoding::Plain,
-                // Instants are nearly sorted and nearly all distinct: their deltas pack in
-                // a few bits, and compression gets a fraction of the bytes.
-                ArrowDataType::Timestamp(..) => Encoding::DeltaBinaryPacked,
-                _ => Encoding::RleDictionary,
-            };
-            for leaf in array_to_columns(array, type_.clone(), options, &[encoding])? {
+        for ((array, type_), (_, layout)) in arrays
+            .into_iter()
+            .zip(parquet_schema().fields())
+            .zip(COLUMNS)
+        {
+            for leaf in array_to_columns(array, type_.clone(), options, &[layout.encoding()])? {
                 let mut pages = Vec::new();
                 for page in leaf {
                     pages.push(compress(page?, Vec::new(), options.compression)?);
@@ -329,6 +369,66 @@ impl Chunk {
             }
         }
         Ok(Chunk { len, columns })
+    }
+
+    /// Rows `offset..offset + len` of a frame in the canonical schema, built as ingest
+    /// builds them (so a rewritten file is encoded like a fresh one).
+    fn of_frame(df: &DataFrame, offset: usize, len: usize) -> Result<Chunk> {
+        let df = df.slice(offset as i64, len);
+        let mut arrays = Vec::with_capacity(COLUMNS.len());
+        for (name, layout) in COLUMNS {
+            let c = df
+                .column(name)
+                .with_context(|| format!("a data file without the column {name}"))?
+                .as_materialized_series()
+                .rechunk();
+            let array = match layout {
+                Layout::Dict => {
+                    let mut b = DictStr::new(len);
+                    for v in c.str()?.iter() {
+                        b.push(v.unwrap_or(""));
+                    }
+                    b.finish(len)
+                }
+                Layout::Id | Layout::Plain => {
+                    let mut b = PlainStr::new(len);
+                    for v in c.str()?.iter() {
+                        b.push(v.unwrap_or(""));
+                    }
+                    b.finish(len)
+                }
+                Layout::Instant => {
+                    let mut b = Prim::<i64>::new(len);
+                    for v in c.datetime()?.physical().iter() {
+                        b.push(v);
+                    }
+                    b.finish(arrow_type(name), len)
+                }
+                Layout::Money => {
+                    let mut b = Prim::<i128>::new(len);
+                    for v in c.decimal()?.physical().iter() {
+                        b.push(v);
+                    }
+                    b.finish(arrow_type(name), len)
+                }
+                Layout::Int => {
+                    let mut b = Prim::<i64>::new(len);
+                    for v in c.i64()?.iter() {
+                        b.push(v);
+                    }
+                    b.finish(arrow_type(name), len)
+                }
+                Layout::Bool => {
+                    let mut b = Bools::with_capacity(len);
+                    for v in c.bool()?.iter() {
+                        b.push(v.unwrap_or(false));
+                    }
+                    b.finish()
+                }
+            };
+            arrays.push(array);
+        }
+        Chunk::encode(len, arrays)
     }
 
     /// The chunk's row group, as the file writer takes it.
@@ -373,20 +473,46 @@ pub fn hex_id(id: u128, buf: &mut [u8; 32]) -> &str {
     std::str::from_utf8(buf).unwrap_or_default()
 }
 
-/// Writes a whole data file (rewrites and repairs; ingest streams through [`BatchWriter`])
-/// and fsyncs it.
-pub(crate) fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
+/// A new data file in the canonical layout, its pages written as they come.
+fn create_file(path: &Path) -> Result<FileWriter<BufWriter<File>>> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    ParquetWriter::new(BufWriter::new(&f))
-        .with_compression(compression())
-        .with_statistics(StatisticsOptions::default())
-        .finish(df)
+    Ok(FileWriter::new_with_parquet_schema(
+        BufWriter::with_capacity(1 << 20, f),
+        (**arrow_schema()).clone(),
+        parquet_schema().clone(),
+        write_options(),
+    ))
+}
+
+/// Writes the footer (with the arrow schema, as polars writes it) and fsyncs the file.
+fn end_file(mut w: FileWriter<BufWriter<File>>, path: &Path) -> Result<()> {
+    w.end(None)
         .with_context(|| format!("cannot write {} (disk full?)", path.display()))?;
-    f.sync_all()?;
-    Ok(())
+    w.into_inner()
+        .flush()
+        .with_context(|| format!("cannot write {} (disk full?)", path.display()))?;
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot flush {} (disk full?)", path.display()))
+}
+
+/// Writes a whole data file from a frame in the canonical schema (rewrites and repairs;
+/// ingest streams through [`BatchWriter`]), encoded as ingest encodes, and fsyncs it.
+pub(crate) fn write_parquet(path: &Path, df: &DataFrame) -> Result<()> {
+    let mut w = create_file(path)?;
+    let mut offset = 0;
+    while offset < df.height() {
+        let len = CHUNK.min(df.height() - offset);
+        let chunk = Chunk::of_frame(df, offset, len)?;
+        w.write(len as u64, chunk.row_group())
+            .with_context(|| format!("cannot write {} (disk full?)", path.display()))?;
+        offset += len;
+    }
+    end_file(w, path)
 }
 
 /// Makes record ids unique where rows of one batch share an identity: the n-th repeat
@@ -440,7 +566,7 @@ pub fn disambiguate(
                 "record_id",
                 Series::new("record_id".into(), out).into_column(),
             )?;
-            write_parquet(&path, &mut df)?;
+            write_parquet(&path, &df)?;
         }
     }
     Ok((changed, examples))
@@ -562,19 +688,8 @@ impl BatchWriter {
                             files.len()
                         );
                         let full = dir.join(&rel);
-                        if let Some(parent) = full.parent() {
-                            std::fs::create_dir_all(parent)
-                                .with_context(|| format!("cannot create {}", parent.display()))?;
-                        }
-                        let f = File::create(&full)
-                            .with_context(|| format!("cannot create {}", full.display()))?;
                         // Chunks come encoded: this thread only writes their pages.
-                        let w = FileWriter::new_with_parquet_schema(
-                            BufWriter::with_capacity(1 << 20, f),
-                            (**arrow_schema()).clone(),
-                            parquet_schema().clone(),
-                            write_options(),
-                        );
+                        let w = create_file(&full)?;
                         let staged = StagedFile {
                             rel_path: rel,
                             month,
@@ -589,16 +704,8 @@ impl BatchWriter {
                         .with_context(|| format!("cannot write {} (disk full?)", full.display()))?;
                 }
                 let mut out = Vec::with_capacity(files.len());
-                for (_, (mut w, staged, full)) in files {
-                    // The footer carries the arrow schema, as polars writes it.
-                    w.end(None)
-                        .with_context(|| format!("cannot write {} (disk full?)", full.display()))?;
-                    w.into_inner()
-                        .flush()
-                        .with_context(|| format!("cannot write {} (disk full?)", full.display()))?;
-                    File::open(&full)
-                        .and_then(|f| f.sync_all())
-                        .with_context(|| format!("cannot flush {} (disk full?)", full.display()))?;
+                for (_, (w, staged, full)) in files {
+                    end_file(w, &full)?;
                     out.push(staged);
                 }
                 out.sort_by(|a, b| a.rel_path.cmp(&b.rel_path));
