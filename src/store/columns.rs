@@ -13,7 +13,8 @@ use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 use polars_arrow::array::{
-    Array, BooleanArray, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
+    Array, BooleanArray, DictionaryArray, FixedSizeBinaryArray, MutableBinaryViewArray,
+    PrimitiveArray, Utf8ViewArray,
 };
 use polars_arrow::bitmap::MutableBitmap;
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
@@ -276,6 +277,37 @@ impl<T: NativeType> Prim<T> {
         }
         PrimitiveArray::<T>::new(dtype.clone(), values.into(), validity.finish()).boxed()
     }
+}
+
+/// Record ids: 16 bytes each (the xxh3-128 hash, big-endian), never null.
+pub struct Ids(Vec<u8>);
+
+impl Ids {
+    pub fn with_capacity(cap: usize) -> Ids {
+        Ids(Vec::with_capacity(cap * ID_BYTES))
+    }
+
+    #[inline]
+    pub fn push(&mut self, id: u128) {
+        self.0.extend_from_slice(&id.to_be_bytes());
+    }
+
+    pub fn finish(self) -> ArrayRef {
+        FixedSizeBinaryArray::new(id_type(), self.0.into(), None).boxed()
+    }
+}
+
+/// Bytes of a record id.
+pub const ID_BYTES: usize = 16;
+
+/// The arrow type of record ids.
+pub fn id_type() -> ArrowDataType {
+    ArrowDataType::FixedSizeBinary(ID_BYTES)
+}
+
+/// A record id from its 16 stored bytes.
+pub fn id_of(bytes: &[u8]) -> Option<u128> {
+    Some(u128::from_be_bytes(bytes.try_into().ok()?))
 }
 
 /// A boolean column without nulls.

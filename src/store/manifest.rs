@@ -8,9 +8,13 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-/// The store layout: 2 since record ids are computed from typed values and the manifest
-/// keeps each batch's magnitude (docs/store.md).
-pub const FORMAT_VERSION: u32 = 2;
+/// The store layout (docs/store.md#layout-versions): 2 since record ids are computed from
+/// typed values and the manifest keeps each batch's magnitude; 3 since data files hold
+/// record ids as 16 bytes instead of 32 hex digits.
+pub const FORMAT_VERSION: u32 = 3;
+
+/// The oldest layout this finops reads, and upgrades when it writes.
+pub const OLDEST_READ: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,9 +103,9 @@ impl Manifest {
                 path.display()
             )
         })?;
-        if m.format_version != FORMAT_VERSION {
+        if !(OLDEST_READ..=FORMAT_VERSION).contains(&m.format_version) {
             let dir = path.parent().unwrap_or(path).display();
-            if m.format_version < FORMAT_VERSION {
+            if m.format_version < OLDEST_READ {
                 anyhow::bail!(
                     "the store at {dir} has layout version {}, written by an earlier finops; this finops identifies rows from typed values (layout {FORMAT_VERSION}), so restatements would not find the old rows: move the store aside and ingest the exports again",
                     m.format_version

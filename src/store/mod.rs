@@ -194,14 +194,60 @@ impl Store {
             .open(root.join(READERS_LOCK))
             .with_context(|| format!("cannot create {}", root.join(READERS_LOCK).display()))?;
         let manifest = Manifest::load(&root.join("manifest.json"))?;
-        let store = Store {
+        let mut store = Store {
             root: root.to_path_buf(),
             manifest,
             _lock: Some(lock),
         };
         store.check_files()?;
         store.clean(Duration::ZERO)?;
+        if store.manifest.format_version < manifest::FORMAT_VERSION {
+            store.upgrade(note)?;
+        }
         Ok(store)
+    }
+
+    /// Upgrades a layout-2 store (record ids as 32 hex digits) to the current layout (16
+    /// bytes), as a batch commits: each data file is rewritten under a new name, the
+    /// manifest listing the new files is the commit point, and the old files go as replaced
+    /// files do. A crash before the commit leaves the store as it was; the next writer
+    /// deletes the half-written files and upgrades again.
+    fn upgrade(&mut self, note: &dyn Fn(&str)) -> Result<()> {
+        note(&format!(
+            "upgrading the store {} from layout {} to {} (record ids as 16 bytes): {} data files are rewritten once",
+            self.root.display(),
+            self.manifest.format_version,
+            manifest::FORMAT_VERSION,
+            self.manifest.files.len()
+        ));
+        let mut upgraded = self.manifest.clone();
+        let mut dirs = std::collections::BTreeSet::new();
+        for f in upgraded.files.iter_mut() {
+            let old = self.root.join(&f.path);
+            let file =
+                File::open(&old).with_context(|| format!("cannot open {}", old.display()))?;
+            let mut df = ParquetReader::new(file)
+                .finish()
+                .with_context(|| format!("cannot read {}", old.display()))?;
+            let ids = writer::record_ids(&df)
+                .with_context(|| format!("cannot read {}", old.display()))?;
+            df.replace("record_id", writer::ids_column(&ids))?;
+            let stem = f.path.strip_suffix(".parquet").unwrap_or(&f.path);
+            let rel = format!("{stem}-v{}.parquet", manifest::FORMAT_VERSION);
+            let new = self.root.join(&rel);
+            writer::write_parquet(&new, &df)?;
+            if let Some(dir) = new.parent() {
+                dirs.insert(dir.to_path_buf());
+            }
+            f.path = rel;
+        }
+        for dir in &dirs {
+            sync_dir(dir)?;
+        }
+        upgraded.format_version = manifest::FORMAT_VERSION;
+        upgraded.save(&self.root.join("manifest.json"))?;
+        self.manifest = upgraded;
+        self.clean(Duration::from_millis(200))
     }
 
     /// Opens for reading: the committed manifest and the files it lists, never waiting
@@ -422,14 +468,7 @@ fn read_ids(path: &Path) -> Result<Vec<u128>> {
         .with_columns(Some(vec!["record_id".into()]))
         .finish()
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let col = df.column("record_id")?.str()?.clone();
-    Ok(col
-        .iter()
-        .map(|v| {
-            v.and_then(|s| u128::from_str_radix(s, 16).ok())
-                .unwrap_or(0)
-        })
-        .collect())
+    writer::record_ids(&df).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// Reads a data file and keeps the rows marked `keep`. Returns the kept rows (None when

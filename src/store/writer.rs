@@ -19,13 +19,14 @@ use polars::prelude::{
     SchemaExt, StatisticsOptions, TimeUnit, TimeZone,
 };
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchemaRef};
+use polars_parquet::parquet::compression::CompressionOptions;
 use polars_parquet::write::{
     array_to_columns, compress, to_parquet_schema, CompressedPage, DynIter, DynStreamingIterator,
     Encoding, FallibleStreamingIterator, FileWriter, RowGroupIterColumns, SchemaDescriptor,
     Version, WriteOptions,
 };
 
-use super::columns::{self, ArrayRef, Bools, DictStr, PlainStr, Prim};
+use super::columns::{self, ArrayRef, Bools, DictStr, Ids, PlainStr, Prim};
 use crate::model::Row;
 use crate::money::SCALE;
 use crate::source::SourceFormat;
@@ -48,7 +49,8 @@ pub const MONEY_PRECISION: usize = 38;
 /// the schema, the ingest builders, rewrites and the page encoder all follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layout {
-    /// The record id: 32 hex digits, written plain.
+    /// The record id: 16 bytes (FIXED_LEN_BYTE_ARRAY), plain and not compressed: hashes
+    /// do not compress.
     Id,
     /// Text that repeats (names, tags, the batch id): dictionary pages.
     Dict,
@@ -108,7 +110,8 @@ const COLUMNS: [(&str, Layout); 34] = {
 impl Layout {
     fn dtype(self) -> DataType {
         match self {
-            Layout::Id | Layout::Dict | Layout::Plain => DataType::String,
+            Layout::Id => DataType::Binary,
+            Layout::Dict | Layout::Plain => DataType::String,
             Layout::Instant => DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)),
             Layout::Money => DataType::Decimal(MONEY_PRECISION, SCALE as usize),
             Layout::Int => DataType::Int64,
@@ -139,7 +142,15 @@ pub fn schema() -> Schema {
 /// The canonical schema as arrow types, in column order (made once).
 fn arrow_schema() -> &'static ArrowSchemaRef {
     static SCHEMA: OnceLock<ArrowSchemaRef> = OnceLock::new();
-    SCHEMA.get_or_init(|| Arc::new(schema().to_arrow(CompatLevel::newest())))
+    SCHEMA.get_or_init(|| {
+        let mut schema = schema().to_arrow(CompatLevel::newest());
+        for ((_, field), (_, layout)) in schema.iter_mut().zip(COLUMNS) {
+            if layout == Layout::Id {
+                field.dtype = columns::id_type();
+            }
+        }
+        Arc::new(schema)
+    })
 }
 
 /// The canonical schema as Parquet types (made once).
@@ -171,7 +182,7 @@ fn arrow_type(name: &str) -> &'static ArrowDataType {
 /// Column builders for one chunk of rows.
 struct Builders {
     len: usize,
-    record_id: PlainStr,
+    record_id: Ids,
     provider: DictStr,
     charge_start: Prim<i64>,
     charge_end: Prim<i64>,
@@ -214,7 +225,7 @@ impl Builders {
         let m = || Prim::<i128>::new(cap);
         Builders {
             len: 0,
-            record_id: PlainStr::new(cap),
+            record_id: Ids::with_capacity(cap),
             provider: d(),
             charge_start: i(),
             charge_end: i(),
@@ -251,8 +262,7 @@ impl Builders {
 
     fn push(&mut self, r: &Row) {
         self.len += 1;
-        let mut hex = [0u8; 32];
-        self.record_id.push(hex_id(r.record_id, &mut hex));
+        self.record_id.push(r.record_id);
         self.provider.push(&r.provider);
         self.charge_start.push(Some(r.charge_start));
         self.charge_end.push(Some(r.charge_end));
@@ -301,7 +311,7 @@ impl Builders {
         let money = arrow_type("cost");
         let int = arrow_type("input_tokens");
         let arrays: Vec<ArrayRef> = vec![
-            self.record_id.finish(n),
+            self.record_id.finish(),
             columns::constant(batch_id, n),
             columns::constant(format.as_str(), n),
             columns::constant(format.kind().as_str(), n),
@@ -360,6 +370,13 @@ impl Chunk {
             .zip(parquet_schema().fields())
             .zip(COLUMNS)
         {
+            let options = match layout {
+                Layout::Id => WriteOptions {
+                    compression: CompressionOptions::Uncompressed,
+                    ..options
+                },
+                _ => options,
+            };
             for leaf in array_to_columns(array, type_.clone(), options, &[layout.encoding()])? {
                 let mut pages = Vec::new();
                 for page in leaf {
@@ -390,7 +407,16 @@ impl Chunk {
                     }
                     b.finish(len)
                 }
-                Layout::Id | Layout::Plain => {
+                Layout::Id => {
+                    let mut b = Ids::with_capacity(len);
+                    for v in c.binary()?.iter() {
+                        b.push(v.and_then(columns::id_of).with_context(|| {
+                            format!("a record id that is not {} bytes", columns::ID_BYTES)
+                        })?);
+                    }
+                    b.finish()
+                }
+                Layout::Plain => {
                     let mut b = PlainStr::new(len);
                     for v in c.str()?.iter() {
                         b.push(v.unwrap_or(""));
@@ -525,7 +551,7 @@ pub fn disambiguate(
     staged: &[StagedFile],
     repeated: &std::collections::HashSet<u64>,
 ) -> Result<(u64, Vec<String>)> {
-    use polars::prelude::{NamedFrom, ParquetReader, SerReader, Series};
+    use polars::prelude::{ParquetReader, SerReader};
     let mut seen: HashMap<u128, u32> = HashMap::new();
     let mut changed = 0u64;
     let mut examples = Vec::new();
@@ -533,43 +559,65 @@ pub fn disambiguate(
         let path = staging_dir.join(&s.rel_path);
         let f = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
         let mut df = ParquetReader::new(f).finish()?;
-        let ids = df.column("record_id")?.str()?.clone();
+        let mut ids = record_ids(&df)?;
         let reqs = df.column("request_id")?.str()?.clone();
-        let mut out: Vec<String> = Vec::with_capacity(ids.len());
         let mut touched = false;
-        let mut hex = [0u8; 32];
-        for (i, v) in ids.iter().enumerate() {
-            let v = v.unwrap_or("");
-            let id = u128::from_str_radix(v, 16).unwrap_or(0);
-            if !repeated.contains(&(id as u64)) {
-                out.push(v.to_string());
+        for (i, id) in ids.iter_mut().enumerate() {
+            if !repeated.contains(&(*id as u64)) {
                 continue;
             }
-            let n = seen.entry(id).or_insert(0);
+            let n = seen.entry(*id).or_insert(0);
             if *n > 0 {
                 let mut h = xxhash_rust::xxh3::Xxh3::new();
                 h.update(&id.to_le_bytes());
                 h.update(&n.to_le_bytes());
-                out.push(hex_id(h.digest128(), &mut hex).to_string());
+                if examples.len() < 5 {
+                    let mut hex = [0u8; 32];
+                    let shown = match reqs.get(i) {
+                        Some(r) => r.to_string(),
+                        None => hex_id(*id, &mut hex).to_string(),
+                    };
+                    examples.push(shown);
+                }
+                *id = h.digest128();
                 touched = true;
                 changed += 1;
-                if examples.len() < 5 {
-                    examples.push(reqs.get(i).unwrap_or(v).to_string());
-                }
-            } else {
-                out.push(v.to_string());
             }
             *n += 1;
         }
         if touched {
-            df.replace(
-                "record_id",
-                Series::new("record_id".into(), out).into_column(),
-            )?;
+            df.replace("record_id", ids_column(&ids))?;
             write_parquet(&path, &df)?;
         }
     }
     Ok((changed, examples))
+}
+
+/// The record ids of a frame read from a data file: 16 bytes each (layout 3), or 32 hex
+/// digits (layout 2, before an upgrade).
+pub(crate) fn record_ids(df: &DataFrame) -> Result<Vec<u128>> {
+    let c = df.column("record_id")?.as_materialized_series();
+    let bad = || anyhow::anyhow!("a data file with a damaged record_id");
+    if let Ok(text) = c.str() {
+        return text
+            .iter()
+            .map(|v| {
+                v.and_then(|h| u128::from_str_radix(h, 16).ok())
+                    .ok_or_else(bad)
+            })
+            .collect();
+    }
+    c.binary()?
+        .iter()
+        .map(|v| v.and_then(columns::id_of).ok_or_else(bad))
+        .collect()
+}
+
+/// A `record_id` column of these ids, as a data file stores them.
+pub(crate) fn ids_column(ids: &[u128]) -> polars::prelude::Column {
+    use polars::prelude::{BinaryChunked, NewChunkedArray};
+    BinaryChunked::from_iter_values("record_id".into(), ids.iter().map(|id| id.to_be_bytes()))
+        .into_column()
 }
 
 /// A chunk of rows of one month, as columns ready to be written.
@@ -882,6 +930,51 @@ mod tests {
         };
         assert!(dictionary("model") && dictionary("session_id"));
         assert!(!dictionary("request_id") && !dictionary("record_id"));
+        // Record ids: 16 bytes, big-endian, written as they are; the rest compressed.
+        let ids = record_ids(&df).unwrap();
+        assert_eq!(ids[999], 999 * 7919);
+        let raw = df.column("record_id").unwrap().binary().unwrap().get(1);
+        assert_eq!(
+            raw.map(<[u8]>::to_vec),
+            Some(7919u128.to_be_bytes().to_vec())
+        );
+        let codec = |name: &str| {
+            meta.row_groups[0]
+                .parquet_columns()
+                .iter()
+                .find(|c| c.descriptor().path_in_schema[0].as_str() == name)
+                .unwrap()
+                .compression()
+        };
+        use polars_parquet::parquet::compression::Compression;
+        assert_eq!(codec("record_id"), Compression::Uncompressed);
+        assert_eq!(codec("request_id"), Compression::Zstd);
+
+        // A rewrite (restatement, disambiguation) writes the same frame, encoded the same.
+        let again = dir.path().join("again.parquet");
+        write_parquet(&again, &df).unwrap();
+        let mut r2 = ParquetReader::new(File::open(&again).unwrap());
+        let meta2 = r2.get_metadata().unwrap().clone();
+        let layout = |m: &polars_parquet::parquet::metadata::FileMetadata| -> Vec<String> {
+            m.row_groups[0]
+                .parquet_columns()
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{:?} {:?} {}",
+                        c.descriptor().path_in_schema,
+                        c.compression(),
+                        c.dictionary_page_offset().is_some()
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(layout(&meta2), layout(&meta));
+        let df2 = r2.finish().unwrap();
+        assert!(
+            df2.equals_missing(&df),
+            "a rewritten file reads back the same"
+        );
     }
 
     #[test]

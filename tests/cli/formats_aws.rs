@@ -41,7 +41,7 @@ pub fn cloud_rows(d: &Dir) -> Vec<CloudRow> {
         };
         let int = |c: &str| df.column(c).unwrap().i64().unwrap().clone();
         let (ids, cur, cat, model, tags) = (
-            s("record_id"),
+            crate::util::record_id_texts(&df),
             s("currency"),
             s("charge_category"),
             s("model"),
@@ -56,7 +56,7 @@ pub fn cloud_rows(d: &Dir) -> Vec<CloudRow> {
         );
         for r in 0..df.height() {
             out.push(CloudRow {
-                record_id: ids.get(r).unwrap().to_string(),
+                record_id: ids.get(r).cloned().unwrap(),
                 cost: cost.get(r).unwrap(),
                 effective: eff.get(r),
                 currency: cur.get(r).unwrap_or("").to_string(),

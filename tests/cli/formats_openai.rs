@@ -56,7 +56,12 @@ pub fn stored(dir: &Dir) -> Vec<Stored> {
             c.physical().clone()
         };
         let ts = |n: &str| df.column(n).unwrap().datetime().unwrap().physical().clone();
-        let (id, fmt, kind, prov) = (s("record_id"), s("source_format"), s("kind"), s("provider"));
+        let (id, fmt, kind, prov) = (
+            crate::util::record_id_texts(&df),
+            s("source_format"),
+            s("kind"),
+            s("provider"),
+        );
         let (start, end) = (ts("charge_start"), ts("charge_end"));
         let (bp, model, sku, desc, cur) = (
             s("billing_period"),
@@ -90,7 +95,7 @@ pub fn stored(dir: &Dir) -> Vec<Stored> {
         let o = |c: &polars::prelude::StringChunked, r: usize| c.get(r).map(str::to_string);
         for r in 0..df.height() {
             out.push(Stored {
-                record_id: id.get(r).unwrap().to_string(),
+                record_id: id.get(r).cloned().unwrap(),
                 source_format: fmt.get(r).unwrap().to_string(),
                 kind: kind.get(r).unwrap().to_string(),
                 provider: prov.get(r).unwrap().to_string(),

@@ -235,3 +235,123 @@ fn a_listed_file_that_is_missing_is_reported_as_damage() {
     let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
     assert!(err.contains("damaged") && err.contains(&rel), "{err}");
 }
+
+/// Copies the layout-2 store of `fixtures/store-layout-2` into `d` as its `.finops`.
+fn layout_2_store(d: &Dir) {
+    let from = fixture("store-layout-2/store");
+    let mut stack = vec![from.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let to = d
+                .path()
+                .join(".finops")
+                .join(p.strip_prefix(&from).unwrap());
+            if p.is_dir() {
+                std::fs::create_dir_all(&to).unwrap();
+                stack.push(p);
+            } else {
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::copy(&p, &to).unwrap();
+            }
+        }
+    }
+}
+
+/// The usage rows' record ids of a layout-2 store, read as the text it stored.
+fn layout_2_usage_ids(d: &Dir) -> std::collections::BTreeMap<String, String> {
+    use polars::prelude::{ParquetReader, SerReader};
+    let mut out = std::collections::BTreeMap::new();
+    for f in d.manifest()["files"].as_array().unwrap() {
+        let path = d.path().join(".finops").join(f["path"].as_str().unwrap());
+        let df = ParquetReader::new(std::fs::File::open(path).unwrap())
+            .finish()
+            .unwrap();
+        let ids = df.column("record_id").unwrap().str().unwrap().clone();
+        let reqs = df.column("request_id").unwrap().str().unwrap().clone();
+        for (id, req) in ids.iter().zip(reqs.iter()) {
+            if let Some(req) = req {
+                out.insert(req.to_string(), id.unwrap().to_string());
+            }
+        }
+    }
+    out
+}
+
+fn chargeback_csv(d: &Dir) -> String {
+    let a = d
+        .finops()
+        .args(["chargeback", "--month", "2026-10", "--format", "csv"])
+        .assert()
+        .success();
+    String::from_utf8(a.get_output().stdout.clone()).unwrap()
+}
+
+#[test]
+fn a_layout_2_store_is_read_as_it_is_and_upgraded_by_the_next_ingest() {
+    // The same two files in a fresh store: what every report must say.
+    let fresh = Dir::new();
+    fresh.ingest(fixture("chargeback/bill-2026-10.csv"));
+    fresh.ingest(fixture("usage-log/requests-2026-10.csv"));
+    let expected = chargeback_csv(&fresh);
+    assert!(expected.contains("274.00"), "{expected}");
+
+    let d = Dir::new();
+    layout_2_store(&d);
+    assert_eq!(d.manifest()["format_version"], 2);
+    let old_ids = layout_2_usage_ids(&d);
+    assert_eq!(old_ids.len(), 8, "{old_ids:?}");
+    assert_eq!(old_ids["req_0001"], "62a64530db27e127c789ece1ced81c02");
+    // Reports read a layout-2 store without writing to it.
+    let listing = d.store_listing();
+    assert_eq!(chargeback_csv(&d), expected);
+    d.finops()
+        .args(["simulate", "--session-cap", "0.01", "--format", "csv"])
+        .assert()
+        .success();
+    assert_eq!(d.store_listing(), listing, "a report changed the store");
+
+    // The next ingest upgrades it: the JSON Lines twin of the request log restates its
+    // eight requests, found under their old ids.
+    let a = d
+        .finops()
+        .args(["ingest", "--format", "json"])
+        .arg(fixture("usage-log/requests-2026-10.jsonl"))
+        .assert()
+        .success();
+    let err = crate::util::stderr(&a);
+    assert!(
+        err.contains("upgrading the store") && err.contains("from layout 2 to 3"),
+        "{err}"
+    );
+    let out = json(&a.get_output().stdout);
+    assert_eq!(out["rows"][0]["replaced"], 8, "{out}");
+    let m = d.manifest();
+    assert_eq!(m["format_version"], 3);
+    let rows = store_rows(&d);
+    assert_eq!(rows.len(), 9 + 8);
+    for (req, id) in &old_ids {
+        let now: Vec<&String> = rows
+            .iter()
+            .filter(|r| r.request_id.as_deref() == Some(req.as_str()))
+            .map(|r| &r.record_id)
+            .collect();
+        assert_eq!(now, vec![id], "{req}");
+    }
+    assert_eq!(chargeback_csv(&d), expected);
+    // Only the listed files are left: the layout-2 files went.
+    let listed: Vec<&str> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    let on_disk: Vec<String> = d
+        .store_listing()
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.starts_with("data/"))
+        .collect();
+    assert_eq!(on_disk.len(), listed.len(), "{on_disk:?} vs {listed:?}");
+    assert!(on_disk.iter().all(|p| listed.contains(&p.as_str())));
+}

@@ -25,6 +25,10 @@ pub fn table(dir: &Dir) -> Vec<StoreRow> {
             let name = col.name().to_string();
             let n = df.height();
             let values: Vec<Value> = match col.dtype() {
+                DataType::Binary if name == "record_id" => crate::util::record_id_texts(&df)
+                    .into_iter()
+                    .map(Value::String)
+                    .collect(),
                 DataType::String => {
                     let ca = col.str().unwrap();
                     (0..n)

@@ -97,6 +97,22 @@ pub fn stderr(a: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&a.get_output().stderr).into_owned()
 }
 
+/// The record ids of a data file's frame as 32 lowercase hex digits (they are stored as
+/// 16 bytes, big-endian: docs/store.md).
+pub fn record_id_texts(df: &polars::prelude::DataFrame) -> Vec<String> {
+    df.column("record_id")
+        .unwrap()
+        .binary()
+        .expect("record ids are stored as bytes")
+        .iter()
+        .map(|v| {
+            let v = v.expect("every row has a record id");
+            assert_eq!(v.len(), 16, "a record id is 16 bytes");
+            v.iter().map(|b| format!("{b:02x}")).collect()
+        })
+        .collect()
+}
+
 /// (record_id, cost as exact text, currency, charge_start µs, cost_is_estimate, request_id)
 /// of every live row, read straight from the store's Parquet files.
 pub fn store_rows(dir: &Dir) -> Vec<StoredRow> {
@@ -108,7 +124,7 @@ pub fn store_rows(dir: &Dir) -> Vec<StoredRow> {
         let df = ParquetReader::new(std::fs::File::open(path).unwrap())
             .finish()
             .unwrap();
-        let ids = df.column("record_id").unwrap().str().unwrap().clone();
+        let ids = record_id_texts(&df);
         let cost = df.column("cost").unwrap().decimal().unwrap().clone();
         let scale = cost.scale();
         let cost = cost.physical().clone();
@@ -129,7 +145,7 @@ pub fn store_rows(dir: &Dir) -> Vec<StoredRow> {
         let req = df.column("request_id").unwrap().str().unwrap().clone();
         for i in 0..df.height() {
             out.push(StoredRow {
-                record_id: ids.get(i).unwrap().to_string(),
+                record_id: ids.get(i).cloned().unwrap(),
                 cost_units: cost.get(i).unwrap(),
                 scale,
                 currency: cur.get(i).unwrap_or("").to_string(),
