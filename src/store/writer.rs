@@ -377,7 +377,18 @@ impl Chunk {
                 },
                 _ => options,
             };
-            for leaf in array_to_columns(array, type_.clone(), options, &[layout.encoding()])? {
+            // A column with no values, or whose builder found a dictionary would not pay,
+            // is written plain at once: asked for a dictionary, polars would hash it again
+            // to find out.
+            let encoding = if array.null_count() == array.len()
+                || (layout == Layout::Dict
+                    && !matches!(array.dtype(), ArrowDataType::Dictionary(..)))
+            {
+                Encoding::Plain
+            } else {
+                layout.encoding()
+            };
+            for leaf in array_to_columns(array, type_.clone(), options, &[encoding])? {
                 let mut pages = Vec::new();
                 for page in leaf {
                     pages.push(compress(page?, Vec::new(), options.compression)?);
