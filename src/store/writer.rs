@@ -19,7 +19,9 @@ use polars::prelude::{
     SchemaExt, StatisticsOptions, TimeUnit, TimeZone,
 };
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchemaRef};
-use polars_parquet::parquet::compression::CompressionOptions;
+use polars_parquet::parquet::compression::{Compression, CompressionOptions};
+use polars_parquet::parquet::page::{CompressedDataPage, CompressedDictPage, Page};
+use polars_parquet::parquet::CowBuffer;
 use polars_parquet::write::{
     array_to_columns, compress, to_parquet_schema, CompressedPage, DynIter, DynStreamingIterator,
     Encoding, FallibleStreamingIterator, FileWriter, RowGroupIterColumns, SchemaDescriptor,
@@ -391,7 +393,7 @@ impl Chunk {
             for leaf in array_to_columns(array, type_.clone(), options, &[encoding])? {
                 let mut pages = Vec::new();
                 for page in leaf {
-                    pages.push(compress(page?, Vec::new(), options.compression)?);
+                    pages.push(compress_page(page?, options.compression)?);
                 }
                 columns.push(pages);
             }
@@ -477,6 +479,50 @@ impl Chunk {
             }))
         }))
     }
+}
+
+/// Compresses a page. zstd runs in this thread's context, made once: polars' `compress`
+/// makes a context per page and zeroes a buffer of the worst-case size first, which cost
+/// 1% of an ingest.
+fn compress_page(page: Page, compression: CompressionOptions) -> Result<CompressedPage> {
+    use std::cell::RefCell;
+    thread_local! {
+        static ZSTD: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+            const { RefCell::new(None) };
+    }
+    let CompressionOptions::Zstd(level) = compression else {
+        return Ok(compress(page, Vec::new(), compression)?);
+    };
+    let level = level.map_or(0, |l| l.compression_level());
+    ZSTD.with_borrow_mut(|ctx| -> Result<CompressedPage> {
+        if ctx.as_ref().is_none_or(|(l, _)| *l != level) {
+            *ctx = Some((level, zstd::bulk::Compressor::new(level)?));
+        }
+        let (_, z) = ctx.as_mut().expect("made above");
+        Ok(match page {
+            Page::Data(p) => {
+                let out = z.compress(p.buffer())?;
+                CompressedPage::Data(CompressedDataPage::new(
+                    p.header().clone(),
+                    CowBuffer::Owned(out),
+                    Compression::Zstd,
+                    p.buffer().len(),
+                    p.descriptor.clone(),
+                    p.num_rows.context("a data page without its row count")?,
+                ))
+            }
+            Page::Dict(d) => {
+                let out = z.compress(&d.buffer)?;
+                CompressedPage::Dict(CompressedDictPage::new(
+                    CowBuffer::Owned(out),
+                    Compression::Zstd,
+                    d.buffer.len(),
+                    d.num_values,
+                    d.is_sorted,
+                ))
+            }
+        })
+    })
 }
 
 /// A column's compressed pages, lent one at a time as the file writer asks.
