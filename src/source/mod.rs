@@ -83,6 +83,13 @@ impl<'r> TextRecord<'r> {
         self.rec.range(i).and_then(|r| self.text.get(r))
     }
 
+    /// Field `i` as [`Record::text`] reads it: trimmed, None when null or absent.
+    #[inline]
+    pub fn value(&self, i: usize) -> Option<&'r str> {
+        let t = self.get(i)?.trim_ascii();
+        (!identity::is_null(t)).then_some(t)
+    }
+
     pub fn line(&self) -> u64 {
         self.rec.position().map(|p| p.line()).unwrap_or(0)
     }

@@ -181,6 +181,16 @@ impl<'r> Record<'r> {
         self.headers.get(i).map_or("", String::as_str)
     }
 
+    /// The CSV record, when this is one: its fields are text already, read with
+    /// [`TextRecord::value`] without the cell and error plumbing of [`Record::text`].
+    #[inline]
+    pub fn csv(&self) -> Option<&'r TextRecord<'r>> {
+        match self.body {
+            Body::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
     pub fn cell(&self, i: usize) -> Cell<'r> {
         match self.body {
             Body::Text(t) => t.get(i).map_or(Cell::Null, Cell::Text),

@@ -192,12 +192,23 @@ pub struct UsageParser<'a> {
 
 impl<'a> RowParser<'a> for UsageParser<'a> {
     fn parse(&mut self, rec: &Record, row: &mut Row) -> Result<(), FieldError> {
-        let mut v: [Option<Cow<str>>; 14] = Default::default();
-        for (k, i) in self.layout.idx.iter().enumerate() {
-            if let Some(i) = *i {
-                v[k] = rec.text(i)?;
+        let mut owned: [Option<Cow<str>>; 14] = Default::default();
+        let f = match rec.csv() {
+            // CSV, the hot path: the fields are slices of the record.
+            Some(t) => Fields {
+                v: std::array::from_fn(|k| self.layout.idx[k].and_then(|i| t.value(i))),
+            },
+            None => {
+                for (k, i) in self.layout.idx.iter().enumerate() {
+                    if let Some(i) = *i {
+                        owned[k] = rec.text(i)?;
+                    }
+                }
+                Fields {
+                    v: std::array::from_fn(|k| owned[k].as_deref()),
+                }
             }
-        }
+        };
         // Tags: a JSON object (JSON input) or its text (a CSV cell).
         let tags = match self.layout.tags_col {
             Some(i) => match rec.cell(i) {
@@ -213,9 +224,6 @@ impl<'a> RowParser<'a> for UsageParser<'a> {
             rec,
             &mut row.tags,
         )?;
-        let f = Fields {
-            v: std::array::from_fn(|k| v[k].as_deref()),
-        };
         build(&f, &mut self.st, row)
     }
 
