@@ -1,7 +1,7 @@
 //! LiteLLM proxy spend logs (`LiteLLM_SpendLogs`: a CSV dump of the table, or the proxy's
 //! `/spend/logs` JSON) → canonical usage rows, one per request (docs/formats/gateways.md).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -99,12 +99,7 @@ fn boxed<'a>(
         session: c("session_id"),
         status: c("status"),
     };
-    Ok(Box::new(LiteLlmParser {
-        cols: Arc::new(cols),
-        opts,
-        key: KeyHasher::new("litellm"),
-        counts: ParseCounts::default(),
-    }))
+    Ok(Box::new(LiteLlmParser::new(Arc::new(cols), opts)))
 }
 
 struct Cols {
@@ -134,6 +129,72 @@ pub struct LiteLlmParser<'a> {
     opts: &'a ReadOptions<'a>,
     key: KeyHasher,
     counts: ParseCounts,
+    tags: TagMemo,
+}
+
+impl<'a> LiteLlmParser<'a> {
+    fn new(cols: Arc<Cols>, opts: &'a ReadOptions<'a>) -> Self {
+        LiteLlmParser {
+            cols,
+            opts,
+            key: KeyHasher::new("litellm"),
+            counts: ParseCounts::default(),
+            tags: TagMemo::default(),
+        }
+    }
+}
+
+/// Canonical tags by the text they came from (`spend_logs_metadata` pairs and the
+/// `request_tags` cell): few distinct sets over millions of rows.
+#[derive(Default)]
+struct TagMemo {
+    cache: HashMap<String, String, foldhash::fast::FixedState>,
+    key: String,
+}
+
+impl TagMemo {
+    /// The row's canonical tags: `spend_logs_metadata` pairs, then the `request_tags`
+    /// column `i` (which wins), appended to `out`.
+    fn tags(
+        &mut self,
+        rec: &Record,
+        i: Option<usize>,
+        pairs: &[(String, String)],
+        out: &mut String,
+    ) -> Result<(), FieldError> {
+        // A CSV cell is text and keys the cache; a JSON value (JSON input) is read each time.
+        let raw = match i.map(|i| rec.cell(i)) {
+            Some(Cell::Json(_)) => None,
+            _ => Some(i.and_then(|i| rec.str(i)).unwrap_or("")),
+        };
+        if let Some(raw) = raw {
+            let key = &mut self.key;
+            key.clear();
+            // Each part length-prefixed: no text can pose as two parts.
+            let mut lengths = itoa::Buffer::new();
+            for part in pairs.iter().flat_map(|(k, v)| [k, v]) {
+                key.push_str(lengths.format(part.len()));
+                key.push(':');
+                key.push_str(part);
+            }
+            key.push('|');
+            key.push_str(raw);
+            if let Some(t) = self.cache.get(key.as_str()) {
+                out.push_str(t);
+                return Ok(());
+            }
+        }
+        let mut tags: BTreeMap<String, String> = pairs.iter().cloned().collect();
+        if let Some(v) = gateway::json_cell(rec, i)? {
+            gateway::add_list_tags(i.map_or("", |i| rec.name(i)), &v, &mut tags)?;
+        }
+        let canon = tags_json(&tags);
+        out.push_str(&canon);
+        if raw.is_some() && self.cache.len() < 100_000 {
+            self.cache.insert(self.key.clone(), canon);
+        }
+        Ok(())
+    }
 }
 
 impl<'a> RowParser<'a> for LiteLlmParser<'a> {
@@ -180,16 +241,14 @@ impl<'a> RowParser<'a> for LiteLlmParser<'a> {
         }
 
         let meta = metadata(rec, c.metadata)?;
-        let mut tags = BTreeMap::new();
-        if let Some(Value::Object(m)) = &meta.spend_logs_metadata {
-            gateway::add_map_tags(m, &mut tags);
-        }
-        if let Some(v) = gateway::json_cell(rec, c.request_tags)? {
-            gateway::add_list_tags(c.request_tags.map_or("", |i| rec.name(i)), &v, &mut tags)?;
-        }
-        row.tags.push_str(&tags_json(&tags));
+        self.tags.tags(
+            rec,
+            c.request_tags,
+            &meta.spend_logs_metadata.0,
+            &mut row.tags,
+        )?;
 
-        let usage = meta.usage_object.as_ref().and_then(Value::as_object);
+        let usage = meta.usage_object.0.as_ref();
         let prompt = gateway::count(rec, c.prompt)?;
         let completion = gateway::count(rec, c.completion)?;
         tokens(prompt, completion, usage, row)?;
@@ -204,12 +263,7 @@ impl<'a> RowParser<'a> for LiteLlmParser<'a> {
     }
 
     fn fork(&self) -> Box<dyn RowParser<'a> + 'a> {
-        Box::new(LiteLlmParser {
-            cols: self.cols.clone(),
-            opts: self.opts,
-            key: KeyHasher::new("litellm"),
-            counts: ParseCounts::default(),
-        })
+        Box::new(LiteLlmParser::new(self.cols.clone(), self.opts))
     }
 
     fn counts(&self) -> ParseCounts {
@@ -218,13 +272,191 @@ impl<'a> RowParser<'a> for LiteLlmParser<'a> {
 }
 
 /// The two parts of `metadata` finops reads; the rest (request payloads, guardrail
-/// details: most of the cell) is skipped without being built.
+/// details: most of the cell) is skipped without being built. Neither part becomes a
+/// JSON tree: building one per row (maps, hashes, a string per number) was a tenth of an
+/// ingest's CPU.
 #[derive(Default, serde::Deserialize)]
 struct Metadata {
     #[serde(default)]
-    spend_logs_metadata: Option<Value>,
+    spend_logs_metadata: TagPairs,
     #[serde(default)]
-    usage_object: Option<Value>,
+    usage_object: UsageSlot,
+}
+
+/// `spend_logs_metadata` as (key, tag text) pairs in the order written
+/// ([`gateway::tag_text`]); anything but an object gives none.
+#[derive(Default)]
+struct TagPairs(Vec<(String, String)>);
+
+impl<'de> serde::Deserialize<'de> for TagPairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = TagPairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<TagPairs, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, Value>()? {
+                    let text = match v {
+                        Value::String(s) => s,
+                        other => gateway::tag_text(&other),
+                    };
+                    out.push((k, text));
+                }
+                Ok(TagPairs(out))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> Result<TagPairs, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(TagPairs::default())
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<TagPairs, E> {
+                Ok(TagPairs::default())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<TagPairs, E> {
+                Ok(TagPairs::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<TagPairs, E> {
+                Ok(TagPairs::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<TagPairs, E> {
+                Ok(TagPairs::default())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<TagPairs, E> {
+                Ok(TagPairs::default())
+            }
+            fn visit_unit<E>(self) -> Result<TagPairs, E> {
+                Ok(TagPairs::default())
+            }
+            fn visit_none<E>(self) -> Result<TagPairs, E> {
+                Ok(TagPairs::default())
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<TagPairs, D::Error> {
+                d.deserialize_any(V)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The counts of `usage_object` finops reads, each as written (a number, or a string);
+/// `input_tokens` / `prompt_tokens` also say whether the key is there at all.
+#[derive(Default)]
+struct Usage {
+    values: [Option<Value>; USAGE_KEYS.len()],
+    present: [bool; USAGE_KEYS.len()],
+    /// `prompt_tokens_details.cached_tokens`, `.cache_creation_tokens`.
+    details: [Option<Value>; 2],
+}
+
+const USAGE_KEYS: [&str; 6] = [
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "input_tokens",
+    "prompt_tokens",
+    "completion_tokens",
+    "output_tokens",
+];
+
+impl Usage {
+    fn get(&self, key: &str) -> Option<&Value> {
+        let k = USAGE_KEYS.iter().position(|n| *n == key)?;
+        self.values[k].as_ref()
+    }
+
+    fn has(&self, key: &str) -> bool {
+        USAGE_KEYS
+            .iter()
+            .position(|n| *n == key)
+            .is_some_and(|k| self.present[k])
+    }
+
+    fn detail(&self, key: &str) -> Option<&Value> {
+        match key {
+            "cached_tokens" => self.details[0].as_ref(),
+            "cache_creation_tokens" => self.details[1].as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// `usage_object`: its counts when it is an object, else none.
+#[derive(Default)]
+struct UsageSlot(Option<Usage>);
+
+impl<'de> serde::Deserialize<'de> for UsageSlot {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = UsageSlot;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<UsageSlot, A::Error> {
+                let mut u = Usage::default();
+                while let Some(k) = m.next_key::<std::borrow::Cow<str>>()? {
+                    if let Some(at) = USAGE_KEYS.iter().position(|n| *n == k) {
+                        u.values[at] = Some(m.next_value::<Value>()?).filter(|v| !v.is_null());
+                        u.present[at] = true;
+                    } else if k == "prompt_tokens_details" {
+                        if let Value::Object(d) = m.next_value::<Value>()? {
+                            u.details = [
+                                d.get("cached_tokens").cloned(),
+                                d.get("cache_creation_tokens").cloned(),
+                            ];
+                        } else {
+                            u.details = [None, None];
+                        }
+                    } else {
+                        m.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(UsageSlot(Some(u)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> Result<UsageSlot, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(UsageSlot(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<UsageSlot, E> {
+                Ok(UsageSlot(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<UsageSlot, E> {
+                Ok(UsageSlot(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<UsageSlot, E> {
+                Ok(UsageSlot(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<UsageSlot, E> {
+                Ok(UsageSlot(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<UsageSlot, E> {
+                Ok(UsageSlot(None))
+            }
+            fn visit_unit<E>(self) -> Result<UsageSlot, E> {
+                Ok(UsageSlot(None))
+            }
+            fn visit_none<E>(self) -> Result<UsageSlot, E> {
+                Ok(UsageSlot(None))
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<UsageSlot, D::Error> {
+                d.deserialize_any(V)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// The `metadata` cell: JSON text (CSV) or an object (JSON); null, empty or `{}` is none.
@@ -257,23 +489,19 @@ fn metadata(rec: &Record, i: Option<usize>) -> Result<Metadata, FieldError> {
 fn tokens(
     prompt: Option<i64>,
     completion: Option<i64>,
-    usage: Option<&serde_json::Map<String, Value>>,
+    usage: Option<&Usage>,
     row: &mut Row,
 ) -> Result<(), FieldError> {
     let col = "metadata.usage_object";
     let n = |k: &str| gateway::json_count(col, k, usage.and_then(|u| u.get(k)));
-    let details = usage
-        .and_then(|u| u.get("prompt_tokens_details"))
-        .and_then(Value::as_object);
-    let detail = |k: &str| gateway::json_count(col, k, details.and_then(|d| d.get(k)));
+    let detail = |k: &str| gateway::json_count(col, k, usage.and_then(|u| u.detail(k)));
     let read = match n("cache_read_input_tokens")? {
         Some(r) if r > 0 => Some(r),
         r => detail("cached_tokens")?.or(r),
     };
     let write = n("cache_creation_input_tokens")?.or(detail("cache_creation_tokens")?);
     let (r, w) = (read.unwrap_or(0), write.unwrap_or(0));
-    let anthropic_shape =
-        usage.is_some_and(|u| u.contains_key("input_tokens") && !u.contains_key("prompt_tokens"));
+    let anthropic_shape = usage.is_some_and(|u| u.has("input_tokens") && !u.has("prompt_tokens"));
     row.input_tokens = if anthropic_shape {
         n("input_tokens")?.map(|i| i + r + w)
     } else {
@@ -296,14 +524,75 @@ mod tests {
     use super::*;
 
     fn run(prompt: i64, uo: &str) -> (Option<i64>, Option<i64>, Option<i64>) {
-        let v: Value = serde_json::from_str(uo).unwrap();
+        let u: UsageSlot = serde_json::from_str(uo).unwrap();
         let mut row = Row::default();
-        tokens(Some(prompt), Some(10), v.as_object(), &mut row).unwrap();
+        tokens(Some(prompt), Some(10), u.0.as_ref(), &mut row).unwrap();
         (
             row.input_tokens,
             row.cached_input_tokens,
             row.cache_write_tokens,
         )
+    }
+
+    /// `metadata` read without JSON trees gives what the trees gave: tags as
+    /// `gateway::add_map_tags` makes them from a parsed object, counts as the object holds.
+    #[test]
+    fn metadata_reads_as_the_parsed_object() {
+        let docs = [
+            r#"{"spend_logs_metadata":{"team":"ads","n":2,"ok":true,"x":null,"o":{"a":[1,2.50]},"team":"search"},"usage_object":{"prompt_tokens":"12","input_tokens":null,"prompt_tokens_details":{"cached_tokens":3}}}"#,
+            r#"{"spend_logs_metadata":"not a map","usage_object":[1,2],"other":{"deep":[{}]}}"#,
+            r#"{"spend_logs_metadata":[{"team":"a"}],"usage_object":7}"#,
+            r#"{"usage_object":{"input_tokens":5,"prompt_tokens_details":null,"prompt_tokens_details":{"cache_creation_tokens":1e0}}}"#,
+            r#"{"spend_logs_metadata":null,"usage_object":null}"#,
+            r#"{}"#,
+        ];
+        for doc in docs {
+            let m: Metadata = serde_json::from_str(doc).unwrap();
+            let v: Value = serde_json::from_str(doc).unwrap();
+            let mut want = BTreeMap::new();
+            if let Some(Value::Object(o)) = v.get("spend_logs_metadata") {
+                gateway::add_map_tags(o, &mut want);
+            }
+            let got: BTreeMap<String, String> = m.spend_logs_metadata.0.into_iter().collect();
+            assert_eq!(got, want, "{doc}");
+            let uo = v.get("usage_object").and_then(Value::as_object);
+            assert_eq!(m.usage_object.0.is_some(), uo.is_some(), "{doc}");
+            if let (Some(u), Some(o)) = (m.usage_object.0.as_ref(), uo) {
+                for k in USAGE_KEYS {
+                    let want = o.get(k).filter(|v| !v.is_null());
+                    assert_eq!(u.get(k), want, "{doc} {k}");
+                    assert_eq!(u.has(k), o.contains_key(k), "{doc} {k}");
+                }
+                let d = o.get("prompt_tokens_details").and_then(Value::as_object);
+                for k in ["cached_tokens", "cache_creation_tokens"] {
+                    assert_eq!(u.detail(k), d.and_then(|d| d.get(k)), "{doc} {k}");
+                }
+            }
+        }
+    }
+
+    /// Tag sets that would read the same if their parts were only joined are told apart.
+    #[test]
+    fn tag_memo_keys_cannot_collide() {
+        let headers = vec!["request_tags".to_string()];
+        let bytes = csv::ByteRecord::from(vec!["[]"]);
+        let text = crate::source::TextRecord::new(&bytes).unwrap();
+        let rec = Record::of_text(&headers, &text);
+        let mut memo = TagMemo::default();
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let mut one = String::new();
+        memo.tags(&rec, Some(0), &[pair("a", "x\u{1e}b\u{1f}y")], &mut one)
+            .unwrap();
+        let mut two = String::new();
+        memo.tags(&rec, Some(0), &[pair("a", "x"), pair("b", "y")], &mut two)
+            .unwrap();
+        assert_eq!(one, tags_json(&[pair("a", "x\u{1e}b\u{1f}y")].into()));
+        assert_eq!(two, r#"{"a":"x","b":"y"}"#);
+        // The memo answers the second time as the first.
+        let mut again = String::new();
+        memo.tags(&rec, Some(0), &[pair("a", "x"), pair("b", "y")], &mut again)
+            .unwrap();
+        assert_eq!(again, two);
     }
 
     #[test]
