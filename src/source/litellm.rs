@@ -1,7 +1,7 @@
 //! LiteLLM proxy spend logs (`LiteLLM_SpendLogs`: a CSV dump of the table, or the proxy's
 //! `/spend/logs` JSON) → canonical usage rows, one per request (docs/formats/gateways.md).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -148,7 +148,7 @@ impl<'a> LiteLlmParser<'a> {
 /// `request_tags` cell): few distinct sets over millions of rows.
 #[derive(Default)]
 struct TagMemo {
-    cache: HashMap<String, String, foldhash::fast::FixedState>,
+    cache: super::TagCache,
     key: String,
 }
 

@@ -100,9 +100,8 @@ impl<'r> TextRecord<'r> {
 }
 
 /// Canonical tag text by the raw text it came from; few distinct tag sets, looked up on
-/// every row, so a fast hash.
-pub type TagCache =
-    std::collections::HashMap<String, String, xxhash_rust::xxh3::Xxh3DefaultBuilder>;
+/// every row, so a fast hash (seeded per process: a file cannot choose colliding keys).
+pub type TagCache = std::collections::HashMap<String, String, foldhash::fast::RandomState>;
 
 /// Turns one record into a canonical row. Each worker thread has its own, made by
 /// [`RowParser::fork`].
