@@ -47,8 +47,8 @@ pub fn compression() -> ParquetCompression {
 /// Precision and scale of every money column: DECIMAL(38, 18).
 pub const MONEY_PRECISION: usize = 38;
 
-/// How a canonical column is built and encoded (docs/store.md#encoding): the one table
-/// the schema, the ingest builders, rewrites and the page encoder all follow.
+/// How a canonical column is built and encoded (docs/store.md, "Reading it from other
+/// engines"): the one table the schema, rewrites and the page encoder follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layout {
     /// The record id: 16 bytes (FIXED_LEN_BYTE_ARRAY), plain and not compressed: hashes
@@ -127,11 +127,15 @@ impl Layout {
     /// every row group to give up, 4% of a CUR 2.0 ingest's CPU).
     fn encoding(self) -> Encoding {
         match self {
-            Layout::Id | Layout::Plain | Layout::Bool => Encoding::Plain,
+            Layout::Id | Layout::Plain | Layout::Bool | Layout::Money => Encoding::Plain,
             Layout::Instant => Encoding::DeltaBinaryPacked,
-            Layout::Money => Encoding::Plain,
             Layout::Dict | Layout::Int => Encoding::RleDictionary,
         }
+    }
+
+    /// Whether pages are compressed (zstd): all but record ids, which are hashes.
+    fn compressed(self) -> bool {
+        self != Layout::Id
     }
 }
 
@@ -375,12 +379,13 @@ impl Chunk {
             .zip(parquet_schema().fields())
             .zip(COLUMNS)
         {
-            let options = match layout {
-                Layout::Id => WriteOptions {
+            let options = if layout.compressed() {
+                options
+            } else {
+                WriteOptions {
                     compression: CompressionOptions::Uncompressed,
                     ..options
-                },
-                _ => options,
+                }
             };
             // A column with no values, or whose builder found a dictionary would not pay,
             // is written plain at once: asked for a dictionary, polars would hash it again
