@@ -283,66 +283,99 @@ struct Metadata {
     usage_object: UsageSlot,
 }
 
+/// A value read from a JSON object's entries, one at a time; any other JSON value (a
+/// number, a string, an array, null) gives `Default`.
+trait FromEntries: Default {
+    /// What an object gives before its entries (`{}` gives this).
+    fn object() -> Self;
+    /// Takes the entry `key` (its value is next in `m`).
+    fn entry<'de, A: serde::de::MapAccess<'de>>(
+        &mut self,
+        key: String,
+        m: &mut A,
+    ) -> Result<(), A::Error>;
+}
+
+/// How serde_json hands a number over when numbers keep their text (arbitrary
+/// precision): as a one-entry map under this key.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// Deserializes any JSON value as a [`FromEntries`] type.
+struct Entries<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: FromEntries> serde::de::Visitor<'de> for Entries<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<T, A::Error> {
+        let mut out = T::object();
+        while let Some(k) = m.next_key::<String>()? {
+            if k == NUMBER_TOKEN {
+                m.next_value::<serde::de::IgnoredAny>()?;
+                return Ok(T::default());
+            }
+            out.entry(k, &mut m)?;
+        }
+        Ok(out)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<T, A::Error> {
+        while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(T::default())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_unit<E>(self) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_none<E>(self) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
 /// `spend_logs_metadata` as (key, tag text) pairs in the order written
 /// ([`gateway::tag_text`]); anything but an object gives none.
 #[derive(Default)]
 struct TagPairs(Vec<(String, String)>);
 
+impl FromEntries for TagPairs {
+    fn object() -> Self {
+        TagPairs::default()
+    }
+
+    fn entry<'de, A: serde::de::MapAccess<'de>>(
+        &mut self,
+        key: String,
+        m: &mut A,
+    ) -> Result<(), A::Error> {
+        let text = match m.next_value::<Value>()? {
+            Value::String(s) => s,
+            other => gateway::tag_text(&other),
+        };
+        self.0.push((key, text));
+        Ok(())
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for TagPairs {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = TagPairs;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut m: A,
-            ) -> Result<TagPairs, A::Error> {
-                let mut out = Vec::new();
-                while let Some((k, v)) = m.next_entry::<String, Value>()? {
-                    let text = match v {
-                        Value::String(s) => s,
-                        other => gateway::tag_text(&other),
-                    };
-                    out.push((k, text));
-                }
-                Ok(TagPairs(out))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut s: A,
-            ) -> Result<TagPairs, A::Error> {
-                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(TagPairs::default())
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<TagPairs, E> {
-                Ok(TagPairs::default())
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<TagPairs, E> {
-                Ok(TagPairs::default())
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<TagPairs, E> {
-                Ok(TagPairs::default())
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<TagPairs, E> {
-                Ok(TagPairs::default())
-            }
-            fn visit_str<E>(self, _: &str) -> Result<TagPairs, E> {
-                Ok(TagPairs::default())
-            }
-            fn visit_unit<E>(self) -> Result<TagPairs, E> {
-                Ok(TagPairs::default())
-            }
-            fn visit_none<E>(self) -> Result<TagPairs, E> {
-                Ok(TagPairs::default())
-            }
-            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<TagPairs, D::Error> {
-                d.deserialize_any(V)
-            }
-        }
-        d.deserialize_any(V)
+        d.deserialize_any(Entries(std::marker::PhantomData))
     }
 }
 
@@ -391,71 +424,40 @@ impl Usage {
 #[derive(Default)]
 struct UsageSlot(Option<Usage>);
 
+impl FromEntries for UsageSlot {
+    fn object() -> Self {
+        UsageSlot(Some(Usage::default()))
+    }
+
+    fn entry<'de, A: serde::de::MapAccess<'de>>(
+        &mut self,
+        key: String,
+        m: &mut A,
+    ) -> Result<(), A::Error> {
+        let Some(u) = self.0.as_mut() else {
+            return m.next_value::<serde::de::IgnoredAny>().map(drop);
+        };
+        if let Some(at) = USAGE_KEYS.iter().position(|n| *n == key) {
+            u.values[at] = Some(m.next_value::<Value>()?).filter(|v| !v.is_null());
+            u.present[at] = true;
+        } else if key == "prompt_tokens_details" {
+            u.details = match m.next_value::<Value>()? {
+                Value::Object(d) => [
+                    d.get("cached_tokens").cloned(),
+                    d.get("cache_creation_tokens").cloned(),
+                ],
+                _ => [None, None],
+            };
+        } else {
+            m.next_value::<serde::de::IgnoredAny>()?;
+        }
+        Ok(())
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for UsageSlot {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = UsageSlot;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut m: A,
-            ) -> Result<UsageSlot, A::Error> {
-                let mut u = Usage::default();
-                while let Some(k) = m.next_key::<std::borrow::Cow<str>>()? {
-                    if let Some(at) = USAGE_KEYS.iter().position(|n| *n == k) {
-                        u.values[at] = Some(m.next_value::<Value>()?).filter(|v| !v.is_null());
-                        u.present[at] = true;
-                    } else if k == "prompt_tokens_details" {
-                        if let Value::Object(d) = m.next_value::<Value>()? {
-                            u.details = [
-                                d.get("cached_tokens").cloned(),
-                                d.get("cache_creation_tokens").cloned(),
-                            ];
-                        } else {
-                            u.details = [None, None];
-                        }
-                    } else {
-                        m.next_value::<serde::de::IgnoredAny>()?;
-                    }
-                }
-                Ok(UsageSlot(Some(u)))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut s: A,
-            ) -> Result<UsageSlot, A::Error> {
-                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(UsageSlot(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<UsageSlot, E> {
-                Ok(UsageSlot(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<UsageSlot, E> {
-                Ok(UsageSlot(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<UsageSlot, E> {
-                Ok(UsageSlot(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<UsageSlot, E> {
-                Ok(UsageSlot(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<UsageSlot, E> {
-                Ok(UsageSlot(None))
-            }
-            fn visit_unit<E>(self) -> Result<UsageSlot, E> {
-                Ok(UsageSlot(None))
-            }
-            fn visit_none<E>(self) -> Result<UsageSlot, E> {
-                Ok(UsageSlot(None))
-            }
-            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<UsageSlot, D::Error> {
-                d.deserialize_any(V)
-            }
-        }
-        d.deserialize_any(V)
+        d.deserialize_any(Entries(std::marker::PhantomData))
     }
 }
 
@@ -544,6 +546,8 @@ mod tests {
             r#"{"spend_logs_metadata":[{"team":"a"}],"usage_object":7}"#,
             r#"{"usage_object":{"input_tokens":5,"prompt_tokens_details":null,"prompt_tokens_details":{"cache_creation_tokens":1e0}}}"#,
             r#"{"spend_logs_metadata":null,"usage_object":null}"#,
+            r#"{"spend_logs_metadata":5,"usage_object":1.5}"#,
+            r#"{"spend_logs_metadata":"x","usage_object":true}"#,
             r#"{}"#,
         ];
         for doc in docs {
