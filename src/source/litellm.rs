@@ -310,11 +310,14 @@ impl<'de, T: FromEntries> serde::de::Visitor<'de> for Entries<T> {
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<T, A::Error> {
         let mut out = T::object();
+        let mut first = true;
         while let Some(k) = m.next_key::<String>()? {
-            if k == NUMBER_TOKEN {
+            // As serde_json's own trees decide: a number only by its first key.
+            if first && k == NUMBER_TOKEN {
                 m.next_value::<serde::de::IgnoredAny>()?;
                 return Ok(T::default());
             }
+            first = false;
             out.entry(k, &mut m)?;
         }
         Ok(out)
@@ -524,6 +527,7 @@ fn tokens(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize as _;
 
     fn run(prompt: i64, uo: &str) -> (Option<i64>, Option<i64>, Option<i64>) {
         let u: UsageSlot = serde_json::from_str(uo).unwrap();
@@ -536,8 +540,31 @@ mod tests {
         )
     }
 
-    /// `metadata` read without JSON trees gives what the trees gave: tags as
-    /// `gateway::add_map_tags` makes them from a parsed object, counts as the object holds.
+    /// `metadata` read without JSON trees (`m`) gives what the trees of the same document
+    /// (`v`) give: tags as `gateway::add_map_tags` makes them from a parsed object, counts
+    /// as the object holds them.
+    fn same_as_trees(m: Metadata, v: &Value, doc: &str) {
+        let mut want = BTreeMap::new();
+        if let Some(Value::Object(o)) = v.get("spend_logs_metadata") {
+            gateway::add_map_tags(o, &mut want);
+        }
+        let got: BTreeMap<String, String> = m.spend_logs_metadata.0.into_iter().collect();
+        assert_eq!(got, want, "{doc}");
+        let uo = v.get("usage_object").and_then(Value::as_object);
+        assert_eq!(m.usage_object.0.is_some(), uo.is_some(), "{doc}");
+        if let (Some(u), Some(o)) = (m.usage_object.0.as_ref(), uo) {
+            for k in USAGE_KEYS {
+                let want = o.get(k).filter(|v| !v.is_null());
+                assert_eq!(u.get(k), want, "{doc} {k}");
+                assert_eq!(u.has(k), o.contains_key(k), "{doc} {k}");
+            }
+            let d = o.get("prompt_tokens_details").and_then(Value::as_object);
+            for k in ["cached_tokens", "cache_creation_tokens"] {
+                assert_eq!(u.detail(k), d.and_then(|d| d.get(k)), "{doc} {k}");
+            }
+        }
+    }
+
     #[test]
     fn metadata_reads_as_the_parsed_object() {
         let docs = [
@@ -551,27 +578,59 @@ mod tests {
             r#"{}"#,
         ];
         for doc in docs {
-            let m: Metadata = serde_json::from_str(doc).unwrap();
             let v: Value = serde_json::from_str(doc).unwrap();
-            let mut want = BTreeMap::new();
-            if let Some(Value::Object(o)) = v.get("spend_logs_metadata") {
-                gateway::add_map_tags(o, &mut want);
-            }
-            let got: BTreeMap<String, String> = m.spend_logs_metadata.0.into_iter().collect();
-            assert_eq!(got, want, "{doc}");
-            let uo = v.get("usage_object").and_then(Value::as_object);
-            assert_eq!(m.usage_object.0.is_some(), uo.is_some(), "{doc}");
-            if let (Some(u), Some(o)) = (m.usage_object.0.as_ref(), uo) {
-                for k in USAGE_KEYS {
-                    let want = o.get(k).filter(|v| !v.is_null());
-                    assert_eq!(u.get(k), want, "{doc} {k}");
-                    assert_eq!(u.has(k), o.contains_key(k), "{doc} {k}");
-                }
-                let d = o.get("prompt_tokens_details").and_then(Value::as_object);
-                for k in ["cached_tokens", "cache_creation_tokens"] {
-                    assert_eq!(u.detail(k), d.and_then(|d| d.get(k)), "{doc} {k}");
-                }
-            }
+            same_as_trees(serde_json::from_str(doc).unwrap(), &v, doc);
+            // JSON input hands the cell over as a parsed value.
+            same_as_trees(Metadata::deserialize(&v).unwrap(), &v, doc);
+        }
+    }
+
+    /// Any JSON value, keys drawn from the ones the reader looks for and a few others.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(|f| serde_json::from_str(&f.to_string()).unwrap()),
+            "[a-z0-9 :]{0,6}".prop_map(Value::from),
+        ];
+        let key = prop_oneof![
+            proptest::sample::select(USAGE_KEYS.to_vec()).prop_map(str::to_string),
+            proptest::sample::select(vec![
+                "prompt_tokens_details",
+                "cached_tokens",
+                "cache_creation_tokens",
+                "team",
+                "$serde_json::private::Number",
+            ])
+            .prop_map(str::to_string),
+            "[a-z]{1,4}",
+        ];
+        leaf.prop_recursive(3, 24, 5, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec((key.clone(), inner), 0..5)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Generated documents (shuffled key sets, nested values, numbers of every kind)
+        /// read as their trees do, from text and from a parsed value.
+        #[test]
+        fn generated_metadata_reads_as_its_tree(slm in json_value(), uo in json_value()) {
+            let mut doc = serde_json::Map::new();
+            doc.insert("spend_logs_metadata".into(), slm);
+            doc.insert("usage_object".into(), uo);
+            let text = Value::Object(doc).to_string();
+            // An object whose first key is serde_json's number token is a number to both
+            // readers; when its value is no number the tree is refused, and there is
+            // nothing to compare.
+            let Ok(v) = serde_json::from_str::<Value>(&text) else { return Ok(()) };
+            same_as_trees(serde_json::from_str(&text).unwrap(), &v, &text);
+            same_as_trees(Metadata::deserialize(&v).unwrap(), &v, &text);
         }
     }
 
