@@ -278,7 +278,9 @@ fn short_decimal(f: f64) -> Option<Money> {
         if x.abs() >= MAX {
             return None;
         }
-        let n = x.round();
+        // The integer nearest x when x is within a few ulps of one (the only case the test
+        // below accepts), by truncation: `round` is a libm call per attempt.
+        let n = (x + 0.5f64.copysign(x)) as i64 as f64;
         if n / p == f {
             // |n| < 2⁴⁴ and k ≤ 18: far inside i128 and below LIMIT.
             return Some(Money(n as i128 * 10i128.pow(SCALE - k as u32)));
