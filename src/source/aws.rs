@@ -272,6 +272,51 @@ struct Memo {
 /// Distinct usage types kept in [`Memo::usage`].
 const USAGE_MEMO: usize = 4096;
 
+impl Cols {
+    /// Every column `fill` reads.
+    fn all(&self) -> Vec<usize> {
+        let c = self;
+        let mut out = vec![c.id, c.cost];
+        out.extend(
+            [
+                c.interval,
+                c.currency,
+                c.item_type,
+                c.start,
+                c.end,
+                c.period,
+                c.billing_entity,
+                c.usage_type,
+                c.amount,
+                c.unit,
+                c.rate,
+                c.service,
+                c.sku,
+                c.description,
+                c.payer,
+                c.account,
+                c.resource,
+                c.region,
+                c.principal,
+                c.list_cost,
+                c.sp_effective,
+                c.ri_effective,
+                c.ri_unused_upfront,
+                c.ri_unused_recurring,
+                c.sp_total_commitment,
+                c.sp_used_commitment,
+            ]
+            .into_iter()
+            .flatten(),
+        );
+        out.extend(&c.product_code);
+        out.extend(c.tags.iter().map(TagCol::index));
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
 impl<'a> RowParser<'a> for AwsParser<'a> {
     fn parse(&mut self, rec: &Record, row: &mut Row) -> Result<(), FieldError> {
         fill(
@@ -282,6 +327,10 @@ impl<'a> RowParser<'a> for AwsParser<'a> {
             &mut self.memo,
             row,
         )
+    }
+
+    fn reads(&self) -> Option<Vec<usize>> {
+        Some(self.cols.all())
     }
 
     fn fork(&self) -> Box<dyn RowParser<'a> + 'a> {

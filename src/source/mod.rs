@@ -111,6 +111,12 @@ pub trait RowParser<'a>: Send {
     fn parse(&mut self, rec: &Record, row: &mut Row) -> Result<(), FieldError>;
     fn fork(&self) -> Box<dyn RowParser<'a> + 'a>;
     fn counts(&self) -> ParseCounts;
+    /// The columns (indices into the headers) this parser reads, when it can list them: a
+    /// columnar input (Parquet) then decodes only those. None: every column (an identity
+    /// that hashes every column needs them all).
+    fn reads(&self) -> Option<Vec<usize>> {
+        None
+    }
 }
 
 /// Counts behind the closing notes of a read.

@@ -127,6 +127,11 @@ enum Body<'r> {
 pub trait Columns: Sync {
     fn cell(&self, column: usize, row: usize) -> Cell<'_>;
     fn width(&self) -> usize;
+    /// The cell as a rejects file shows the row: null for a column the source did not
+    /// decode because the parser does not read it.
+    fn shown(&self, column: usize, row: usize) -> Cell<'_> {
+        self.cell(column, row)
+    }
 }
 
 /// One record: cells addressed by the index of their column in `headers`.
@@ -387,10 +392,11 @@ impl<'r> Record<'r> {
                 };
                 let fields: Vec<String> = (0..width)
                     .map(|i| {
-                        self.cell(i)
-                            .to_text()
-                            .map(Cow::into_owned)
-                            .unwrap_or_default()
+                        let cell = match self.body {
+                            Body::Columns(c, row) => c.shown(i, row),
+                            _ => self.cell(i),
+                        };
+                        cell.to_text().map(Cow::into_owned).unwrap_or_default()
                     })
                     .collect();
                 let _ = w.write_record(&fields);

@@ -324,6 +324,39 @@ fn aws_cur2_duckdb_parquet_matches_the_csv() {
 }
 
 #[test]
+fn aws_cur2_parquet_with_many_unread_columns_gives_the_same_store() {
+    // Real CUR 2.0 exports carry a hundred columns the adapter does not read; they are not
+    // decoded, and the rows are the ones the narrow file gives.
+    use polars::prelude::{ParquetReader, ParquetWriter, SerReader};
+    let d = Dir::new();
+    let mut df =
+        ParquetReader::new(std::fs::File::open(fixture("aws/cur2-2026-06.parquet")).unwrap())
+            .finish()
+            .unwrap();
+    let n = df.height();
+    for k in 0..60 {
+        let name = format!("product_extra_attribute_{k}");
+        let values: Vec<String> = (0..n).map(|i| format!("value {k}-{i}")).collect();
+        df.with_column(polars::prelude::Column::new(name.as_str().into(), values))
+            .unwrap();
+    }
+    let wide = d.path().join("wide.parquet");
+    ParquetWriter::new(std::fs::File::create(&wide).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    d.ingest(&wide);
+    check_against(&d, &expected("aws")["cur2-2026-06.csv"], "team");
+    let narrow = Dir::new();
+    narrow.ingest(fixture("aws/cur2-2026-06.parquet"));
+    let ids = |d: &Dir| {
+        let mut v: Vec<String> = cloud_rows(d).into_iter().map(|r| r.record_id).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&d), ids(&narrow));
+}
+
+#[test]
 fn aws_missing_required_column_is_named() {
     let d = Dir::new();
     let text = std::fs::read_to_string(fixture("aws/cur-legacy-2026-06.csv")).unwrap();
