@@ -610,7 +610,7 @@ pub fn session_requests(
     )
     .context("cannot read the requests of the sessions")?;
     let session = str_column(&df, "session_id")?;
-    let record = crate::store::writer::record_ids(&df)?;
+    let record = crate::store::record_ids(&df)?;
     let b = df.column("bucket")?.u32()?.clone();
     let at = df.column("at")?.cast(&DataType::Int64)?;
     let at = at.i64()?.clone();
@@ -621,7 +621,7 @@ pub fn session_requests(
             bucket: b.get(i).unwrap_or(0),
             at: at.get(i).unwrap_or(0),
             cost: cost[i],
-            record: crate::store::writer::hex_id(record[i], &mut [0; 32]).to_string(),
+            record: crate::store::hex_id(record[i], &mut [0; 32]).to_string(),
         })
         .collect())
 }

@@ -23,6 +23,7 @@
 //! does). On a read-only store readers take no lock at all.
 
 mod columns;
+mod ids;
 pub mod manifest;
 pub mod writer;
 
@@ -35,6 +36,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use polars::prelude::{BooleanChunked, DataFrame, NewChunkedArray, ParquetReader, SerReader};
 
+pub use ids::{hex_id, record_ids};
 pub use manifest::{Batch, DataFile, Manifest};
 pub use writer::{BatchWriter, StagedFile};
 
@@ -229,9 +231,9 @@ impl Store {
             let mut df = ParquetReader::new(file)
                 .finish()
                 .with_context(|| format!("cannot read {}", old.display()))?;
-            let ids = writer::record_ids(&df)
-                .with_context(|| format!("cannot read {}", old.display()))?;
-            df.replace("record_id", writer::ids_column(&ids))?;
+            let ids =
+                ids::record_ids(&df).with_context(|| format!("cannot read {}", old.display()))?;
+            df.replace("record_id", ids::ids_column(&ids))?;
             let stem = f.path.strip_suffix(".parquet").unwrap_or(&f.path);
             let rel = format!("{stem}-v{}.parquet", manifest::FORMAT_VERSION);
             let new = self.root.join(&rel);
@@ -468,7 +470,7 @@ fn read_ids(path: &Path) -> Result<Vec<u128>> {
         .with_columns(Some(vec!["record_id".into()]))
         .finish()
         .with_context(|| format!("cannot read {}", path.display()))?;
-    writer::record_ids(&df).with_context(|| format!("cannot read {}", path.display()))
+    ids::record_ids(&df).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// Reads a data file and keeps the rows marked `keep`. Returns the kept rows (None when

@@ -15,8 +15,8 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context as _, Result};
 use polars::prelude::{
-    CompatLevel, DataFrame, DataType, Field, IntoColumn, ParquetCompression, PolarsError, Schema,
-    SchemaExt, StatisticsOptions, TimeUnit, TimeZone,
+    CompatLevel, DataFrame, DataType, Field, ParquetCompression, PolarsError, Schema, SchemaExt,
+    StatisticsOptions, TimeUnit, TimeZone,
 };
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchemaRef};
 use polars_parquet::parquet::compression::{Compression, CompressionOptions};
@@ -29,6 +29,7 @@ use polars_parquet::write::{
 };
 
 use super::columns::{self, ArrayRef, Bools, DictStr, Ids, PlainStr, Prim};
+use super::ids;
 use crate::model::Row;
 use crate::money::SCALE;
 use crate::source::SourceFormat;
@@ -553,17 +554,6 @@ impl FallibleStreamingIterator for Pages {
     }
 }
 
-/// A record id as 32 lowercase hex digits.
-pub fn hex_id(id: u128, buf: &mut [u8; 32]) -> &str {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for (i, byte) in id.to_be_bytes().iter().enumerate() {
-        buf[2 * i] = HEX[(byte >> 4) as usize];
-        buf[2 * i + 1] = HEX[(byte & 0xf) as usize];
-    }
-    // Only ASCII hex digits were written.
-    std::str::from_utf8(buf).unwrap_or_default()
-}
-
 /// A new data file in the canonical layout, its pages written as they come.
 fn create_file(path: &Path) -> Result<FileWriter<BufWriter<File>>> {
     if let Some(parent) = path.parent() {
@@ -624,7 +614,7 @@ pub fn disambiguate(
         let path = staging_dir.join(&s.rel_path);
         let f = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
         let mut df = ParquetReader::new(f).finish()?;
-        let mut ids = record_ids(&df)?;
+        let mut ids = ids::record_ids(&df)?;
         let reqs = df.column("request_id")?.str()?.clone();
         let mut touched = false;
         for (i, id) in ids.iter_mut().enumerate() {
@@ -640,7 +630,7 @@ pub fn disambiguate(
                     let mut hex = [0u8; 32];
                     let shown = match reqs.get(i) {
                         Some(r) => r.to_string(),
-                        None => hex_id(*id, &mut hex).to_string(),
+                        None => ids::hex_id(*id, &mut hex).to_string(),
                     };
                     examples.push(shown);
                 }
@@ -651,38 +641,11 @@ pub fn disambiguate(
             *n += 1;
         }
         if touched {
-            df.replace("record_id", ids_column(&ids))?;
+            df.replace("record_id", ids::ids_column(&ids))?;
             write_parquet(&path, &df)?;
         }
     }
     Ok((changed, examples))
-}
-
-/// The record ids of a frame read from a data file: 16 bytes each (layout 3), or 32 hex
-/// digits (layout 2, before an upgrade).
-pub(crate) fn record_ids(df: &DataFrame) -> Result<Vec<u128>> {
-    let c = df.column("record_id")?.as_materialized_series();
-    let bad = || anyhow::anyhow!("a data file with a damaged record_id");
-    if let Ok(text) = c.str() {
-        return text
-            .iter()
-            .map(|v| {
-                v.and_then(|h| u128::from_str_radix(h, 16).ok())
-                    .ok_or_else(bad)
-            })
-            .collect();
-    }
-    c.binary()?
-        .iter()
-        .map(|v| v.and_then(columns::id_of).ok_or_else(bad))
-        .collect()
-}
-
-/// A `record_id` column of these ids, as a data file stores them.
-pub(crate) fn ids_column(ids: &[u128]) -> polars::prelude::Column {
-    use polars::prelude::{BinaryChunked, NewChunkedArray};
-    BinaryChunked::from_iter_values("record_id".into(), ids.iter().map(|id| id.to_be_bytes()))
-        .into_column()
 }
 
 /// A chunk of rows of one month, as columns ready to be written.
@@ -996,7 +959,7 @@ mod tests {
         assert!(dictionary("model") && dictionary("session_id"));
         assert!(!dictionary("request_id") && !dictionary("record_id"));
         // Record ids: 16 bytes, big-endian, written as they are; the rest compressed.
-        let ids = record_ids(&df).unwrap();
+        let ids = super::super::ids::record_ids(&df).unwrap();
         assert_eq!(ids[999], 999 * 7919);
         let raw = df.column("record_id").unwrap().binary().unwrap().get(1);
         assert_eq!(
@@ -1039,16 +1002,6 @@ mod tests {
         assert!(
             df2.equals_missing(&df),
             "a rewritten file reads back the same"
-        );
-    }
-
-    #[test]
-    fn hex_ids() {
-        let mut b = [0u8; 32];
-        assert_eq!(hex_id(0xff, &mut b), "000000000000000000000000000000ff");
-        assert_eq!(
-            hex_id(u128::MAX, &mut b),
-            "ffffffffffffffffffffffffffffffff"
         );
     }
 }
