@@ -170,12 +170,8 @@ impl TagMemo {
         if let Some(raw) = raw {
             let key = &mut self.key;
             key.clear();
-            // Each part length-prefixed: no text can pose as two parts.
-            let mut lengths = itoa::Buffer::new();
             for part in pairs.iter().flat_map(|(k, v)| [k, v]) {
-                key.push_str(lengths.format(part.len()));
-                key.push(':');
-                key.push_str(part);
+                super::push_key_part(key, part);
             }
             key.push('|');
             key.push_str(raw);

@@ -103,6 +103,14 @@ impl<'r> TextRecord<'r> {
 /// every row, so a fast hash (seeded per process: a file cannot choose colliding keys).
 pub type TagCache = std::collections::HashMap<String, String, foldhash::fast::RandomState>;
 
+/// Appends `part` to a [`TagCache`] key, length-prefixed: no cell text (control
+/// characters included) can pose as two parts or as a part boundary.
+pub fn push_key_part(key: &mut String, part: &str) {
+    key.push_str(itoa::Buffer::new().format(part.len()));
+    key.push(':');
+    key.push_str(part);
+}
+
 /// Turns one record into a canonical row. Each worker thread has its own, made by
 /// [`RowParser::fork`].
 pub trait RowParser<'a>: Send {

@@ -257,10 +257,9 @@ fn csv_tags(
         return Ok(());
     }
     st.key.clear();
-    st.key.push_str(json.unwrap_or(""));
+    super::push_key_part(&mut st.key, json.unwrap_or(""));
     for (_, i) in tag_cols {
-        st.key.push('\x1f');
-        st.key.push_str(rec.str(*i).unwrap_or(""));
+        super::push_key_part(&mut st.key, rec.str(*i).unwrap_or(""));
     }
     if let Some(t) = st.tag_cache.get(&st.key) {
         out.push_str(t);

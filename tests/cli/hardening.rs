@@ -831,3 +831,27 @@ fn parquet_is_streamed_by_row_group_in_file_order() {
     // Σ i × 0.001 for i in 0..1000 except 699 = (499500 − 699) / 1000.
     assert_eq!(store_total(&d, "USD"), atto("498.801"));
 }
+
+#[test]
+fn tag_columns_with_control_characters_keep_their_own_tags() {
+    // Tag sets are memoised by their cells' text; a cell holding the control character
+    // that once separated the parts must not make two different rows' keys equal.
+    use crate::store_table::{table, text};
+    let d = Dir::new();
+    let p = d.write(
+        "log.csv",
+        "timestamp,cost,request_id,tag:a,tag:b\n\
+         2026-10-01T00:00:00Z,1,r1,\"x\u{1f}y\",\n\
+         2026-10-01T00:00:01Z,1,r2,x,\"y\u{1f}\"\n",
+    );
+    d.ingest(&p);
+    let rows = table(&d);
+    let tags = |req: &str| {
+        rows.iter()
+            .find(|r| text(r, "request_id") == req)
+            .map(|r| text(r, "tags").to_string())
+            .unwrap()
+    };
+    assert_eq!(tags("r1"), r#"{"a":"x\u001fy"}"#);
+    assert_eq!(tags("r2"), r#"{"a":"x","b":"y\u001f"}"#);
+}
